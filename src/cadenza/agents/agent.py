@@ -1,0 +1,242 @@
+"""``Agent``: a model, instructions and tools, running the model <-> tool loop as a Step."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from cadenza.engine.calls import call_model, call_tool
+from cadenza.engine.context import StepContext
+from cadenza.engine.retry import DEFAULT_RETRY, RetryPolicy
+from cadenza.engine.step import Step, StepInput
+from cadenza.errors import ConfigurationError, OutputValidationError
+from cadenza.models.base import Model, ModelRequest, OutputSchema
+from cadenza.models.registry import infer_models
+from cadenza.tools.base import Tool, as_tool
+from cadenza.types.messages import Message
+from cadenza.types.results import StepResult, Task
+
+_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+
+
+class Agent(Step):
+    """An LLM agent: calls its model, runs the tools the model asks for, returns an output.
+
+    ``model`` is a ``provider:name`` string, a ``Model`` object, or a list of them tried in
+    order (fallbacks). With ``output_type`` (a pydantic model or any type pydantic can validate)
+    the answer is parsed and validated, with one repair request when it does not fit.
+    """
+
+    kind = "agent"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        model: str | Model | Sequence[str | Model] = "offline",
+        instructions: str = "",
+        tools: Sequence[Tool[Any, Any] | Any] = (),
+        capabilities: Sequence[str] = (),
+        description: str = "",
+        output_type: Any = None,
+        max_tool_rounds: int = 8,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
+        if not name or not isinstance(name, str):
+            raise ConfigurationError("an agent needs a non-empty name")
+        if max_tool_rounds < 0:
+            raise ConfigurationError(f"agent {name!r}: max_tool_rounds must be >= 0, got {max_tool_rounds}")
+        self.name = name
+        self.models: list[Model] = infer_models(model)
+        self.instructions = instructions
+        self.tools: dict[str, Tool[Any, Any]] = {}
+        for t in tools:
+            resolved = as_tool(t)
+            if resolved.name in self.tools:
+                raise ConfigurationError(f"agent {name!r}: two tools are named {resolved.name!r}")
+            self.tools[resolved.name] = resolved
+        self.capabilities = list(capabilities)
+        self.description = description or instructions.split("\n", 1)[0]
+        self.output_type = output_type
+        self.max_tool_rounds = max_tool_rounds
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.retry = retry
+
+    @property
+    def model(self) -> Model:
+        """The first (preferred) model."""
+        return self.models[0]
+
+    def __repr__(self) -> str:
+        return f"Agent({self.name!r}, model={self.model.name!r})"
+
+    async def invoke(self, ctx: StepContext, input: StepInput) -> StepResult:
+        return await self.respond(ctx, render_prompt(input), self.output_type)
+
+    def asking(self, prompt: str, output_type: Any = None, *, name: str | None = None) -> Step:
+        """A one-off Step that sends this agent ``prompt`` and expects ``output_type``.
+
+        Patterns use it for the calls that are not the agent's own job: a supervisor's plan, a
+        critic's score, a judge's verdict.
+        """
+        return _Ask(self, prompt, output_type, name or self.name)
+
+    async def respond(self, ctx: StepContext, prompt: str, output_type: Any) -> StepResult:
+        """The model <-> tool loop for one prompt, ending in a validated output."""
+        messages = self._start_messages(prompt, output_type)
+        schema = output_schema(output_type) if output_type is not None else None
+        text = await self._converse(ctx, messages, schema)
+        if output_type is None:
+            return ctx.result(self.name, text, messages=messages)
+        output = await self._parse_or_repair(ctx, messages, schema, output_type, text)
+        confidence = getattr(output, "confidence", None)
+        return ctx.result(
+            self.name,
+            output,
+            messages=messages,
+            confidence=confidence if isinstance(confidence, int | float) else None,
+        )
+
+    def _start_messages(self, prompt: str, output_type: Any) -> list[Message]:
+        system = self.instructions
+        if output_type is not None:
+            name = output_schema(output_type).name
+            system = f"{system}\n\nAnswer with a single JSON value matching the {name} schema.".strip()
+        if system:
+            return [Message("system", system), Message("user", prompt)]
+        return [Message("user", prompt)]
+
+    async def _converse(
+        self, ctx: StepContext, messages: list[Message], schema: OutputSchema | None
+    ) -> str:
+        tool_defs = [t.definition for t in self.tools.values()]
+        tool_index = 0
+        for round_number in range(self.max_tool_rounds + 1):
+            offer_tools = tool_defs if round_number < self.max_tool_rounds else []
+            request = ModelRequest(messages, offer_tools, schema, self.max_tokens, self.temperature)
+            response = await call_model(ctx, self.models, request, self.retry)
+            if not response.tool_calls or not offer_tools:
+                messages.append(Message("assistant", response.text))
+                return response.text
+            messages.append(Message("assistant", response.text, tool_calls=list(response.tool_calls)))
+            calls = response.tool_calls
+            first = tool_index + 1
+            tool_index += len(calls)
+            if len(calls) == 1:
+                results = [await call_tool(ctx, self.tools, calls[0], first)]
+            else:
+                results = await asyncio.gather(
+                    *(call_tool(ctx, self.tools, c, first + i) for i, c in enumerate(calls))
+                )
+            messages.extend(results)
+        raise AssertionError("unreachable: the last round offers no tools")
+
+    async def _parse_or_repair(
+        self,
+        ctx: StepContext,
+        messages: list[Message],
+        schema: OutputSchema | None,
+        output_type: Any,
+        text: str,
+    ) -> Any:
+        try:
+            return parse_output(output_type, text)
+        except ValueError as first_error:
+            messages.append(
+                Message(
+                    "user",
+                    f"Your answer did not match the required schema: {first_error}. "
+                    "Reply again with only the corrected JSON.",
+                )
+            )
+        request = ModelRequest(messages, [], schema, self.max_tokens, self.temperature)
+        response = await call_model(ctx, self.models, request, self.retry)
+        messages.append(Message("assistant", response.text))
+        try:
+            return parse_output(output_type, response.text)
+        except ValueError as exc:
+            raise OutputValidationError(
+                self.name, output_schema(output_type).name, str(exc), response.text
+            ) from None
+
+
+class _Ask(Step):
+    kind = "agent"
+
+    def __init__(self, agent: Agent, prompt: str, output_type: Any, name: str) -> None:
+        self.agent = agent
+        self.prompt = prompt
+        self.output_type = output_type
+        self.name = name
+
+    async def invoke(self, ctx: StepContext, input: StepInput) -> StepResult:
+        return await self.agent.respond(ctx, self.prompt, self.output_type)
+
+
+def render_prompt(input: StepInput) -> str:
+    """The user message for a step: the task, the input it was handed, feedback to address."""
+    task: Task = input.task
+    parts = [task.description]
+    if task.context:
+        parts.append(f"Context:\n{to_text(task.context)}")
+    if input.data is not None:
+        parts.append(f"Input:\n{to_text(input.data)}")
+    if input.feedback:
+        parts.append(f"Feedback to address:\n{input.feedback}")
+    if task.expected_output:
+        parts.append(f"Expected output: {task.expected_output}")
+    return "\n\n".join(parts)
+
+
+def to_text(value: Any) -> str:
+    """Render any step output as text for a prompt: JSON for structured data."""
+    if isinstance(value, str):
+        return value
+    dump = getattr(value, "model_dump_json", None)
+    if callable(dump):
+        return str(dump(indent=2))
+    try:
+        return json.dumps(value, indent=2, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@cache
+def _adapter(output_type: Any) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(output_type)
+
+
+@cache
+def output_schema(output_type: Any) -> OutputSchema:
+    """The JSON Schema a model is asked to fill for ``output_type`` (cached per type)."""
+    schema = _adapter(output_type).json_schema()
+    name = getattr(output_type, "__name__", None) or str(schema.get("title", "Output"))
+    return OutputSchema(name, schema, (getattr(output_type, "__doc__", None) or "").strip())
+
+
+def parse_output(output_type: Any, text: str) -> Any:
+    """Validate a model's text as ``output_type``; ``ValueError`` names what is wrong."""
+    from pydantic import ValidationError
+
+    body = text.strip()
+    fenced = _FENCE.match(body)
+    if fenced:
+        body = fenced.group(1)
+    if output_type is str:
+        return body
+    try:
+        return _adapter(output_type).validate_json(body)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()[:5]
+        )
+        raise ValueError(problems) from None

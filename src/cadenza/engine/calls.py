@@ -1,0 +1,143 @@
+"""The engine's two doors to the outside world: model calls and tool calls.
+
+Everything non-deterministic a run does passes through here, under a deterministic path, so
+that retries, fallbacks, pricing, budgets and events are handled in exactly one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from cadenza.engine.context import StepContext
+from cadenza.engine.retry import RetryPolicy
+from cadenza.errors import ModelError, ToolError
+from cadenza.models.base import Model, ModelRequest, ModelResponse
+from cadenza.models.pricing import cost_of
+from cadenza.tools.base import Tool
+from cadenza.types.events import FallbackUsed, LLMCall, RetryScheduled, TextDelta, ToolCalled
+from cadenza.types.messages import Message, ToolCall
+
+
+async def call_model(
+    ctx: StepContext, models: Sequence[Model], request: ModelRequest, retry: RetryPolicy
+) -> ModelResponse:
+    """One model call of a step: retried, falling back along ``models``, priced and recorded."""
+    run = ctx.run
+    path = f"{ctx.path}/llm#{ctx.next_call_index()}"
+    last = len(models) - 1
+    for position, model in enumerate(models):
+        try:
+            return await _call_with_retries(ctx, path, model, request, retry)
+        except ModelError as exc:
+            if position == last:
+                raise
+            run.emit(
+                FallbackUsed(
+                    run_id=run.run_id, path=path, at=time.time(), from_model=model.name,
+                    to_model=models[position + 1].name, reason=str(exc),
+                )
+            )
+    raise AssertionError("unreachable: an agent always has at least one model")
+
+
+async def _call_with_retries(
+    ctx: StepContext, path: str, model: Model, request: ModelRequest, retry: RetryPolicy
+) -> ModelResponse:
+    run = ctx.run
+    attempt = 1
+    while True:
+        started = time.perf_counter()
+        try:
+            response = await _send(ctx, path, model, request)
+        except ModelError as exc:
+            if not exc.retryable or attempt >= retry.max_attempts:
+                raise
+            delay = retry.delay(attempt, exc.retry_after)
+            run.emit(
+                RetryScheduled(
+                    run_id=run.run_id, path=path, at=time.time(), model=model.name,
+                    attempt=attempt, delay=delay, reason=str(exc),
+                )
+            )
+            await asyncio.sleep(delay)
+            attempt += 1
+            continue
+        usage = response.usage
+        usage.requests = 1
+        cost = cost_of(model.name, usage)
+        ctx.record(usage, cost)
+        run.emit(
+            LLMCall(
+                run_id=run.run_id, path=path, at=time.time(), model=model.name, usage=usage,
+                cost=cost, duration=time.perf_counter() - started,
+                finish_reason=response.finish_reason, tool_calls=len(response.tool_calls),
+            )
+        )
+        return response
+
+
+async def _send(ctx: StepContext, path: str, model: Model, request: ModelRequest) -> ModelResponse:
+    """Call the model once, streaming text deltas when the run is being streamed.
+
+    Errors that are not ``ModelError`` come from a user's own model or from the network layer;
+    they are translated here so callers deal with one type.
+    """
+    try:
+        stream = getattr(model, "stream", None) if ctx.run.streaming else None
+        if stream is None:
+            return await model.complete(request)
+        return await _consume_stream(ctx, path, stream(request), model.name)
+    except ModelError:
+        raise
+    except (TimeoutError, ConnectionError) as exc:
+        raise ModelError(f"{type(exc).__name__}: {exc}", model=model.name, retryable=True) from exc
+    except Exception as exc:
+        raise ModelError(f"{type(exc).__name__}: {exc}", model=model.name) from exc
+
+
+async def _consume_stream(ctx: StepContext, path: str, stream: Any, model_name: str) -> ModelResponse:
+    run = ctx.run
+    async for item in stream:
+        if isinstance(item, ModelResponse):
+            return item
+        run.emit(TextDelta(run_id=run.run_id, path=path, at=time.time(), text=item))
+    raise ModelError("stream ended without a final response", model=model_name)
+
+
+async def call_tool(ctx: StepContext, tools: dict[str, Tool[Any, Any]], call: ToolCall, index: int) -> Message:
+    """Run one tool call and return the tool message for the model; failures become tool errors."""
+    run = ctx.run
+    path = f"{ctx.path}/tool#{index}:{call.name}"
+    started = time.perf_counter()
+    output: str | None = None
+    error: str | None = None
+    try:
+        tool = tools.get(call.name)
+        if tool is None:
+            raise ToolError(call.name, f"no such tool; available: {', '.join(tools) or 'none'}")
+        output = await tool.invoke(_parse_arguments(call))
+    except ToolError as exc:
+        error = exc.detail
+    run.emit(
+        ToolCalled(
+            run_id=run.run_id, path=path, at=time.time(), tool=call.name, arguments=call.arguments,
+            output=output, error=error, duration=time.perf_counter() - started,
+        )
+    )
+    if error is not None:
+        return Message("tool", f"Error: {error}", tool_call_id=call.id, name=call.name, is_error=True)
+    return Message("tool", output or "", tool_call_id=call.id, name=call.name)
+
+
+def _parse_arguments(call: ToolCall) -> dict[str, Any]:
+    try:
+        arguments = json.loads(call.arguments or "{}")
+    except json.JSONDecodeError as exc:
+        raise ToolError(call.name, f"arguments are not valid JSON ({exc.msg} at {exc.pos})") from None
+    if not isinstance(arguments, dict):
+        raise ToolError(call.name, "arguments must be a JSON object")
+    return arguments

@@ -1,0 +1,269 @@
+"""``offline``: a deterministic stand-in for an LLM, with no network.
+
+It is not an LLM and says so in every answer. It exists so that a first run, a demo, a test or
+a benchmark can exercise every pattern for real: it calls the tools whose names and descriptions
+fit the task, plans for a supervisor (one subtask per listed specialist), scores and critiques
+drafts for a critic (a draft scores higher for each piece of feedback it addressed), answers a
+judge, and fills any other JSON Schema with valid data. The same request always gets the same
+answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from cadenza.models.base import ModelRequest, ModelResponse, OutputSchema, ToolDefinition
+from cadenza.models.function import estimate_usage
+from cadenza.types.messages import Message, ToolCall
+
+LABEL = "[offline model: deterministic, not an LLM]"
+_WORD = re.compile(r"[a-z][a-z0-9]+")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_EXPRESSION = re.compile(r"[\d.]+(?:\s*[-+*/^%]\s*\(?\s*[\d.]+\)?)+")
+_SPECIALIST = re.compile(r"^- (?P<name>[\w.-]+):(?P<rest>.*)$", re.MULTILINE)
+_STOP = frozenset(
+    "the and for with from that this what which into about your their text given return "
+    "returns using used make tool tools value values".split()
+)
+REVISION_MARK = "Revision "
+
+
+class OfflineModel:
+    """The ``offline`` model. Usage is estimated at four characters a token; it costs nothing."""
+
+    @property
+    def name(self) -> str:
+        return "offline"
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        return respond(request)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[str | ModelResponse]:
+        response = respond(request)
+        for piece in re.findall(r"\S+\s*", response.text):
+            yield piece
+        yield response
+
+
+def respond(request: ModelRequest) -> ModelResponse:
+    """The one deterministic answer to ``request``."""
+    messages = request.messages
+    if request.tools and not _answered_tools(messages):
+        calls = _fitting_tool_calls(request.tools, _last_user(messages))
+        if calls:
+            return ModelResponse(
+                tool_calls=calls,
+                usage=estimate_usage(messages, json.dumps([c.arguments for c in calls])),
+                model="offline",
+                finish_reason="tool_calls",
+            )
+    if request.output_schema is not None:
+        text = json.dumps(_structured(request.output_schema, messages), ensure_ascii=False)
+    else:
+        text = _prose(messages)
+    if request.max_tokens is not None and len(text) > request.max_tokens * 4:
+        return ModelResponse(
+            text=text[: request.max_tokens * 4],
+            usage=estimate_usage(messages, text[: request.max_tokens * 4]),
+            model="offline",
+            finish_reason="length",
+        )
+    return ModelResponse(text=text, usage=estimate_usage(messages, text), model="offline")
+
+
+def _last_user(messages: list[Message]) -> str:
+    for message in reversed(messages):
+        if message.role == "user":
+            return message.content
+    return ""
+
+
+def _system(messages: list[Message]) -> str:
+    return messages[0].content if messages and messages[0].role == "system" else ""
+
+
+def _answered_tools(messages: list[Message]) -> bool:
+    """Whether tools were already called since the last user message (call each tool once)."""
+    for message in reversed(messages):
+        if message.role == "tool":
+            return True
+        if message.role == "user":
+            return False
+    return False
+
+
+def _words(text: str) -> set[str]:
+    return {w.rstrip("s") for w in _WORD.findall(text.lower()) if len(w) > 3 and w not in _STOP}
+
+
+def _fitting_tool_calls(tools: list[ToolDefinition], task: str) -> list[ToolCall]:
+    """Call each tool whose name or description shares a word with the task."""
+    task_words = _words(task)
+    calls = []
+    for tool in tools:
+        tool_words = _words(tool.name.replace("_", " ") + " " + tool.description)
+        if tool_words & task_words:
+            arguments = _arguments_for(tool.parameters, task)
+            calls.append(ToolCall(f"offline_{len(calls) + 1}", tool.name, json.dumps(arguments)))
+    return calls
+
+
+def _arguments_for(schema: dict[str, Any], task: str) -> dict[str, Any]:
+    properties: dict[str, Any] = schema.get("properties", {})
+    required = set(schema.get("required", properties))
+    subject = task.split("\n\n", 1)[0]
+    return {
+        name: _value_for(name, prop, subject, task)
+        for name, prop in properties.items()
+        if name in required
+    }
+
+
+def _value_for(name: str, prop: dict[str, Any], subject: str, task: str) -> Any:
+    kind = prop.get("type")
+    if "enum" in prop:
+        return prop["enum"][0]
+    if kind == "string":
+        if "expression" in name or "formula" in name:
+            match = _EXPRESSION.search(task)
+            return match.group(0).strip() if match else "0"
+        if name in {"query", "question", "topic", "subject", "title"}:
+            return subject[:200]
+        return task
+    if kind in {"number", "integer"}:
+        match = _NUMBER.search(task)
+        value = float(match.group(0)) if match else 1.0
+        return int(value) if kind == "integer" else value
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return []
+    if kind == "object":
+        return {}
+    return task
+
+
+def _prose(messages: list[Message]) -> str:
+    """A readable, deterministic answer built from the role, the task, the input and tool output."""
+    prompt = _last_user(messages)
+    task, _, rest = prompt.partition("\n\n")
+    role = _system(messages).split("\n", 1)[0].strip() or "Assistant"
+    lines = [f"{LABEL} {role}", f"Task: {task.strip()[:300]}"]
+    lessons = _section(_system(messages), "Lessons")
+    input_text = _section(rest, "Input")
+    if input_text:
+        kept = [ln for ln in input_text.splitlines() if ln.startswith(REVISION_MARK)]
+        summary = " ".join(ln.strip() for ln in input_text.splitlines() if ln.strip())
+        summary = summary.replace(LABEL, "").strip()
+        lines.append(f"Building on: {summary[:400]}")
+    else:
+        kept = []
+    tool_results = [m for m in messages if m.role == "tool"]
+    for message in tool_results:
+        lines.append(f"Tool {message.name}: {message.content[:300]}")
+    revisions = kept + [f"{REVISION_MARK}(lesson): {lesson}" for lesson in lessons.splitlines() if lesson]
+    feedback = _section(rest, "Feedback to address")
+    if feedback:
+        revisions.append(f"{REVISION_MARK}{len(revisions) + 1}: addressed: {feedback.strip()[:200]}")
+    lines.extend(dict.fromkeys(revisions))
+    return "\n".join(lines)
+
+
+def _section(text: str, heading: str) -> str:
+    """The paragraph(s) under ``heading:`` in a prompt built by ``render_prompt``."""
+    marker = f"{heading}:\n"
+    start = text.find(marker)
+    if start < 0:
+        return ""
+    body = text[start + len(marker) :]
+    end = re.search(r"\n\n(?:Context|Input|Feedback to address|Expected output|Lessons):", body)
+    return body[: end.start()] if end else body
+
+
+def _structured(schema: OutputSchema, messages: list[Message]) -> Any:
+    properties = set(schema.json_schema.get("properties", {}))
+    if {"subtasks", "done"} <= properties:
+        return _plan(messages)
+    if {"score", "feedback"} <= properties:
+        return _critique(messages)
+    if {"passed", "feedback"} <= properties:
+        return _verdict(messages)
+    return _example(schema.json_schema, schema.json_schema.get("$defs", {}), _last_user(messages))
+
+
+def _plan(messages: list[Message]) -> dict[str, Any]:
+    """One subtask per specialist listed in the prompt; done once results have come back."""
+    prompt = _last_user(messages)
+    if "Results so far:" in prompt:
+        return {"subtasks": [], "done": True, "rationale": "Every specialist has reported."}
+    task = prompt.split("\n\n", 1)[0].strip()
+    subtasks = []
+    for number, match in enumerate(_SPECIALIST.finditer(prompt), start=1):
+        rest = match.group("rest").strip()
+        subtasks.append(
+            {
+                "id": f"t{number}",
+                "description": f"{rest.split('(')[0].strip() or 'Work'} for: {task[:200]}",
+                "specialist": match.group("name"),
+                "depends_on": [],
+            }
+        )
+    return {"subtasks": subtasks, "done": False, "rationale": "One subtask per specialist."}
+
+
+def _critique(messages: list[Message]) -> dict[str, Any]:
+    """Score a draft by how much feedback it has addressed: 0.6, then +0.15 per revision."""
+    draft = _section(_last_user(messages), "Draft") or _last_user(messages)
+    revisions = draft.count(REVISION_MARK)
+    score = min(0.6 + 0.15 * revisions, 0.95)
+    feedback = (
+        "Strong draft; keep it."
+        if score >= 0.9
+        else f"Point {revisions + 1}: add concrete figures, sources and a clear conclusion."
+    )
+    return {"score": round(score, 2), "feedback": feedback}
+
+
+def _verdict(messages: list[Message]) -> dict[str, Any]:
+    candidate = _section(_last_user(messages), "Output") or _last_user(messages)
+    passed = bool(candidate.strip()) and "TODO" not in candidate
+    return {"passed": passed, "feedback": "Looks complete." if passed else "The output is empty or unfinished."}
+
+
+def _example(schema: dict[str, Any], defs: dict[str, Any], task: str) -> Any:
+    """Valid example data for a JSON Schema, with strings taken from the task."""
+    if "$ref" in schema:
+        return _example(defs[schema["$ref"].rsplit("/", 1)[-1]], defs, task)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
+            return _example(options[0], defs, task)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "default" in schema:
+        return schema["default"]
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        return {
+            name: _example(prop, defs, task) for name, prop in schema.get("properties", {}).items()
+        }
+    if kind == "array":
+        count = max(int(schema.get("minItems", 1)), 1)
+        return [_example(schema.get("items", {}), defs, task) for _ in range(count)]
+    if kind in {"number", "integer"}:
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
+        high = schema.get("maximum", schema.get("exclusiveMaximum", low + 1))
+        value = (low + high) / 2
+        return int(value) if kind == "integer" else value
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    text = f"{task.split(chr(10), 1)[0][:120]}"
+    min_length = int(schema.get("minLength", 0))
+    return text.ljust(min_length, ".")
