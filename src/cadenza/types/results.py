@@ -57,3 +57,8 @@ class RunResult:
     @property
     def confidence(self) -> float | None:
         return self.step.confidence if self.step else None
+
+    @property
+    def messages(self) -> list[Message]:
+        """The root step's conversation (an Agent's messages); empty for patterns and failures."""
+        return list(self.step.messages or ()) if self.step else []
