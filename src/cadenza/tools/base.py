@@ -167,7 +167,7 @@ def _parse_docstring(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
 def _build_arguments(
     fn: Callable[..., Any], tool_name: str, param_docs: dict[str, str]
 ) -> tuple[Any, dict[str, Any]]:
-    from pydantic import ConfigDict, Field, PydanticSchemaGenerationError, create_model
+    from pydantic import ConfigDict, Field, PydanticUserError, create_model
 
     try:
         hints = inspect.get_annotations(fn, eval_str=True)
@@ -191,8 +191,22 @@ def _build_arguments(
             f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
         )
         schema = model.model_json_schema()
-    except (PydanticSchemaGenerationError, TypeError, ValueError) as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ToolDefinitionError(tool_name, f"its signature has no JSON Schema: {first_line}") from None
+    except (PydanticUserError, TypeError, ValueError) as exc:
+        # PydanticUserError covers both "no core schema" and "no JSON Schema" (e.g. a Callable).
+        raise ToolDefinitionError(tool_name, _schema_problem(fields, exc)) from None
     schema.pop("title", None)
     return model, schema
+
+
+def _schema_problem(fields: dict[str, Any], exc: Exception) -> str:
+    """Name the parameter whose type has no JSON Schema, so the user knows what to change."""
+    from pydantic import TypeAdapter
+
+    for name, (hint, _) in fields.items():
+        try:
+            TypeAdapter(hint).json_schema()
+        except Exception:
+            type_name = getattr(hint, "__name__", None) or repr(hint)
+            return f"parameter {name!r}: its type {type_name} has no JSON Schema"
+    first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"its signature has no JSON Schema: {first_line}"
