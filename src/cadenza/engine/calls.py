@@ -47,20 +47,29 @@ async def call_model(
 async def _call_with_retries(
     ctx: StepContext, path: str, model: Model, request: ModelRequest, retry: RetryPolicy
 ) -> ModelResponse:
+    """Call ``model`` until it answers or fails for good, streaming text deltas when the run is
+    being streamed."""
     run = ctx.run
     attempt = 1
     while True:
         started = time.perf_counter()
         try:
-            response = await _send(ctx, path, model, request)
-        except ModelError as exc:
-            if not exc.retryable or attempt >= retry.max_attempts:
-                raise
-            delay = retry.delay(attempt, exc.retry_after)
+            stream = getattr(model, "stream", None) if run.streaming else None
+            if stream is None:
+                response = await model.complete(request)
+            else:
+                response = await _consume_stream(ctx, path, stream(request), model.name)
+        except Exception as exc:
+            error = as_model_error(exc, model.name)
+            if not error.retryable or attempt >= retry.max_attempts:
+                if error is exc:
+                    raise
+                raise error from exc
+            delay = retry.delay(attempt, error.retry_after)
             run.emit(
                 RetryScheduled(
                     run_id=run.run_id, path=path, at=time.time(), model=model.name,
-                    attempt=attempt, delay=delay, reason=str(exc),
+                    attempt=attempt, delay=delay, reason=str(error),
                 )
             )
             await asyncio.sleep(delay)
@@ -80,23 +89,16 @@ async def _call_with_retries(
         return response
 
 
-async def _send(ctx: StepContext, path: str, model: Model, request: ModelRequest) -> ModelResponse:
-    """Call the model once, streaming text deltas when the run is being streamed.
+def as_model_error(exc: Exception, model: str) -> ModelError:
+    """Any failure of a model call as a ``ModelError``.
 
-    Errors that are not ``ModelError`` come from a user's own model or from the network layer;
-    they are translated here so callers deal with one type.
+    Providers raise ``ModelError`` themselves; anything else comes from a user's own model or the
+    network layer, and timeouts and connection errors are worth a retry.
     """
-    try:
-        stream = getattr(model, "stream", None) if ctx.run.streaming else None
-        if stream is None:
-            return await model.complete(request)
-        return await _consume_stream(ctx, path, stream(request), model.name)
-    except ModelError:
-        raise
-    except (TimeoutError, ConnectionError) as exc:
-        raise ModelError(f"{type(exc).__name__}: {exc}", model=model.name, retryable=True) from exc
-    except Exception as exc:
-        raise ModelError(f"{type(exc).__name__}: {exc}", model=model.name) from exc
+    if isinstance(exc, ModelError):
+        return exc
+    retryable = isinstance(exc, TimeoutError | ConnectionError)
+    return ModelError(f"{type(exc).__name__}: {exc}", model=model, retryable=retryable)
 
 
 async def _consume_stream(ctx: StepContext, path: str, stream: Any, model_name: str) -> ModelResponse:

@@ -12,7 +12,7 @@ import contextlib
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -47,7 +47,7 @@ class Step(ABC):
     async def invoke(self, ctx: StepContext, input: StepInput) -> StepResult:
         """Do the work. Call children with ``ctx.call(child, input, segment)``."""
 
-    async def run(
+    def run(
         self,
         task: str | Task,
         *,
@@ -55,10 +55,14 @@ class Step(ABC):
         run_id: str | None = None,
         budget: Any = None,
         sinks: list[Sink] | None = None,
-    ) -> RunResult:
-        """Run this step as a whole run and return its result (raises if the run fails)."""
+    ) -> Coroutine[Any, Any, RunResult]:
+        """Run this step as a whole run: ``await flow.run(task)`` returns its result.
+
+        Raises if the run fails. (A plain method returning the driving coroutine, so a run in
+        flight holds one frame less.)
+        """
         run = self._new_run(task, state=state, run_id=run_id, budget=budget, sinks=sinks)
-        return await _drive(self, run)
+        return _drive(self, run)
 
     async def stream(
         self,

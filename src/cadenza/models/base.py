@@ -7,7 +7,7 @@ an object as ``model=``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -49,7 +49,7 @@ class ModelResponse:
     """A model's answer: text and/or tool calls, and the usage the provider reported."""
 
     text: str = ""
-    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_calls: Sequence[ToolCall] = ()
     usage: Usage = field(default_factory=Usage)
     model: str = ""
     finish_reason: str = "stop"

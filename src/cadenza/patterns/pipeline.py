@@ -77,7 +77,7 @@ class Pipeline(Step):
     async def invoke(self, ctx: StepContext, input: StepInput) -> StepResult:
         run = ctx.run
         data = input.data
-        gated = any(g is not None for g in self.gates)
+        gated = self.gates.count(None) != len(self.gates)
         last_good_state = _snapshot(run.state) if gated else None
         last_good_output = None
         for index, (stage, gate) in enumerate(zip(self.stages, self.gates, strict=True)):

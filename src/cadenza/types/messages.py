@@ -6,7 +6,8 @@ modules translate them to and from each wire format.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -31,7 +32,7 @@ class Message:
 
     role: Role
     content: str = ""
-    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_calls: Sequence[ToolCall] = ()
     tool_call_id: str | None = None
     name: str | None = None
     is_error: bool = False
