@@ -33,15 +33,6 @@ class UnknownModelError(ConfigurationError):
         )
 
 
-class MissingCredentialsError(ConfigurationError):
-    """A provider needs an API key that is not set."""
-
-    def __init__(self, model: str, env_var: str) -> None:
-        self.model = model
-        self.env_var = env_var
-        super().__init__(f"model {model!r} needs an API key: set {env_var} or pass api_key=")
-
-
 class ModelError(CadenzaError):
     """A model call failed. ``retryable`` tells the engine whether trying again can help."""
 
@@ -60,6 +51,19 @@ class ModelError(CadenzaError):
         self.retry_after = retry_after
         where = f"model {model!r}" + (f" (HTTP {status})" if status is not None else "")
         super().__init__(f"{where}: {message}")
+
+
+class MissingCredentialsError(ConfigurationError, ModelError):
+    """A provider needs an API key that is not set.
+
+    Raised on a model's first call, not when it is built, so a workflow can be loaded (and its
+    model overridden) without keys. It is also a non-retryable ``ModelError``, so an agent with a
+    fallback list moves on to its next model; ``env_var`` names the variable to set.
+    """
+
+    def __init__(self, model: str, env_var: str) -> None:
+        self.env_var = env_var
+        ModelError.__init__(self, f"needs an API key: set {env_var} or pass api_key=", model=model)
 
 
 class ModelResponseError(ModelError):
