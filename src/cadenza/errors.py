@@ -174,3 +174,55 @@ class BudgetExceeded(CadenzaError):
         self.detail = detail
         self.result = result
         super().__init__(f"budget exceeded ({limit}): {detail}")
+
+class CalculationError(ToolError):
+    """An expression for the calculator is invalid or cannot be computed.
+
+    ``expression`` is the input, ``position`` the 0-based character offset of the problem (when
+    there is one), so a caller can point at it.
+    """
+
+    def __init__(self, expression: str, detail: str, position: int | None = None) -> None:
+        self.expression = expression
+        self.position = position
+        where = f" at position {position}" if position is not None else ""
+        super().__init__("calculate", f"{detail}{where} in {expression!r}")
+
+
+class SSRFError(ToolError):
+    """A URL a tool was asked to fetch leads to an address it may not reach.
+
+    ``address`` is the IP address (or host) that was refused and ``reason`` why (private,
+    loopback, link-local, ... range), checked on every redirect hop after DNS resolution.
+    """
+
+    def __init__(self, tool: str, url: str, address: str, reason: str) -> None:
+        self.url = url
+        self.address = address
+        self.reason = reason
+        super().__init__(tool, f"refused to fetch {url!r}: address {address} is {reason}")
+
+
+class FetchError(ToolError):
+    """A fetch failed for a reason other than SSRF: HTTP status, content type, size, timeout."""
+
+    def __init__(self, tool: str, url: str, detail: str, status: int | None = None) -> None:
+        self.url = url
+        self.status = status
+        super().__init__(tool, f"{url}: {detail}")
+
+
+class MissingExtraError(ConfigurationError):
+    """An optional feature needs a package from an extra that is not installed."""
+
+    def __init__(self, feature: str, extra: str, package: str) -> None:
+        self.feature = feature
+        self.extra = extra
+        self.package = package
+        super().__init__(
+            f"{feature} needs the {package!r} package: pip install \"cadenza[{extra}]\""
+        )
+
+
+class MemoryStoreError(CadenzaError):
+    """Long-term memory cannot be opened, read or written (bad URL, unreachable database)."""
