@@ -64,7 +64,7 @@ class Pipeline(Step):
                     raise WorkflowDefinitionError(
                         f"pipeline {self.name!r}: gate for unknown stage {key!r}; stages: {', '.join(names)}"
                     )
-                aligned[index] = as_gate(gate)
+                aligned[index] = None if gate is None else as_gate(gate)
             return aligned
         if len(gates) > len(self.stages):
             raise WorkflowDefinitionError(
@@ -81,10 +81,15 @@ class Pipeline(Step):
         last_good_state = _snapshot(run.state) if gated else None
         last_good_output = None
         for index, (stage, gate) in enumerate(zip(self.stages, self.gates, strict=True)):
-            result = await ctx.call(stage, StepInput(input.task, data), f"{index}:{stage.name}")
+            # Feedback given to this pipeline (by an outer gate or critic) reaches every stage.
+            segment = f"{index}:{stage.name}"
+            result = await ctx.call(stage, StepInput(input.task, data, input.feedback), segment)
             attempt = 1
+            # Gate calls (an LLM judge's) live under the stage's path, so two gated stages never
+            # share a path: pipeline/1:writer/gate#2:judge.
+            gate_ctx = StepContext(run, ctx.child_path(segment), ctx) if gate is not None else ctx
             while gate is not None:
-                verdict = await gate.check(ctx, result.output, attempt)
+                verdict = await gate.check(gate_ctx, result.output, attempt)
                 run.emit(
                     GateChecked(
                         run_id=run.run_id, path=result.path, at=time.time(), gate=gate.name,
@@ -99,8 +104,11 @@ class Pipeline(Step):
                     raise GateFailedError(
                         result.path, gate.name, verdict.feedback, attempt, last_good_output, run.state
                     )
+                # The retry starts from the state the last good stage left, not the failed try's.
+                run.state.clear()
+                run.state.update(_snapshot(last_good_state or {}))
                 retry_input = StepInput(input.task, data, verdict.feedback)
-                result = await ctx.call(stage, retry_input, f"{index}:{stage.name}@retry{attempt}")
+                result = await ctx.call(stage, retry_input, f"{segment}@retry{attempt}")
                 attempt += 1
             data = last_good_output = result.output
             if gated:
