@@ -262,7 +262,7 @@ async def test_nested_pipeline_hands_feedback_to_its_stages() -> None:
 def test_bad_definitions_name_the_pipeline() -> None:
     with pytest.raises(WorkflowDefinitionError, match="'empty' has no stages"):
         Pipeline([], name="empty")
-    with pytest.raises(WorkflowDefinitionError, match="'p': every stage must be a Step.*'oops'"):
+    with pytest.raises(WorkflowDefinitionError, match=r"'p': every stage must be a Step.*'oops'"):
         Pipeline([Agent("a"), "oops"], name="p")  # type: ignore[list-item]
     with pytest.raises(WorkflowDefinitionError, match="unknown stage 'nope'; stages: a"):
         Pipeline([Agent("a")], gates={"nope": lambda o: True})

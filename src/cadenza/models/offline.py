@@ -102,7 +102,7 @@ def _words(text: str) -> set[str]:
 def _fitting_tool_calls(tools: list[ToolDefinition], task: str) -> list[ToolCall]:
     """Call each tool whose name or description shares a word with the task."""
     task_words = _words(task)
-    calls = []
+    calls: list[ToolCall] = []
     for tool in tools:
         tool_words = _words(tool.name.replace("_", " ") + " " + tool.description)
         if tool_words & task_words:
@@ -200,7 +200,7 @@ def _plan(messages: list[Message]) -> dict[str, Any]:
     if "Results so far:" in prompt:
         return {"subtasks": [], "done": True, "rationale": "Every specialist has reported."}
     task = prompt.split("\n\n", 1)[0].strip()
-    subtasks = []
+    subtasks: list[dict[str, Any]] = []
     for number, match in enumerate(_SPECIALIST.finditer(prompt), start=1):
         rest = match.group("rest").strip()
         subtasks.append(

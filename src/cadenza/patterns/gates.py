@@ -44,7 +44,7 @@ class CallableGate:
 
     def __init__(self, fn: Callable[[Any], Any], name: str | None = None) -> None:
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "check")
+        self.name: str = name or str(getattr(fn, "__name__", "check"))
 
     async def check(self, ctx: StepContext, output: Any, attempt: int) -> Verdict:
         try:

@@ -97,7 +97,7 @@ class Parallel(Step):
                     f"{len(succeeded)} of {len(self.branches)} branches succeeded, quorum is {self.quorum}: {detail}",
                     errors,
                 )
-        outputs = [(self.branches[i].name, r.output) for i, r in succeeded]  # type: ignore[union-attr]
+        outputs = [(self.branches[i].name, r.output) for i, r in succeeded]
         merged = await self._merge(ctx, input, outputs)
         failed = len(self.branches) - len(succeeded)
         return ctx.result(self.name, merged, metadata={"branches": len(self.branches), "failed": failed})

@@ -82,7 +82,7 @@ class Tool(Generic[P, R]):
         try:
             async with asyncio.timeout(self.timeout):
                 if self.is_async:
-                    result = await self.fn(**kwargs)  # type: ignore[misc]
+                    result = await self.fn(**kwargs)  # type: ignore[misc,call-arg]
                 else:
                     result = await asyncio.to_thread(self.fn, **kwargs)  # type: ignore[call-arg]
         except TimeoutError:
@@ -187,7 +187,7 @@ def _build_arguments(
             Field(default, description=param_docs.get(param.name)),
         )
     try:
-        model = create_model(  # type: ignore[call-overload]
+        model = create_model(
             f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
         )
         schema = model.model_json_schema()
