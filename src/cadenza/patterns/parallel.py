@@ -66,6 +66,10 @@ class Parallel(Step):
             )
         if max_concurrency is not None and max_concurrency < 1:
             raise WorkflowDefinitionError(f"parallel {name!r}: max_concurrency must be >= 1")
+        if branch_timeout is not None and branch_timeout <= 0:
+            raise WorkflowDefinitionError(
+                f"parallel {name!r}: branch_timeout must be > 0 seconds, got {branch_timeout}"
+            )
         self.name = name
         self.branches = list(branches)
         self.merge = merge
@@ -73,6 +77,7 @@ class Parallel(Step):
         self.branch_timeout = branch_timeout
         self.on_failure = on_failure
         self.quorum = quorum or 1
+        self.keys = _output_keys(self.branches)
 
     async def invoke(self, ctx: StepContext, input: StepInput) -> StepResult:
         limiter = asyncio.Semaphore(self.max_concurrency) if self.max_concurrency else None
@@ -92,12 +97,9 @@ class Parallel(Step):
             succeeded = [(i, o) for i, o in enumerate(outcomes) if not isinstance(o, BaseException)]
             if len(succeeded) < self.quorum:
                 detail = "; ".join(f"branch {i} ({self.branches[i].name}): {e}" for i, e in errors.items())
-                raise ParallelError(
-                    ctx.path,
-                    f"{len(succeeded)} of {len(self.branches)} branches succeeded, quorum is {self.quorum}: {detail}",
-                    errors,
-                )
-        outputs = [(self.branches[i].name, r.output) for i, r in succeeded]
+                counts = f"{len(succeeded)} of {len(self.branches)} branches succeeded"
+                raise ParallelError(ctx.path, f"{counts}, quorum is {self.quorum}: {detail}", errors)
+        outputs = [(self.keys[i], r.output) for i, r in succeeded]
         merged = await self._merge(ctx, input, outputs)
         failed = len(self.branches) - len(succeeded)
         return ctx.result(self.name, merged, metadata={"branches": len(self.branches), "failed": failed})
@@ -137,6 +139,15 @@ class Parallel(Step):
         return "\n\n".join(f"## {name}\n{to_text(output)}" for name, output in outputs)
 
 
+def _output_keys(branches: list[Step]) -> list[str]:
+    """What each branch's output is called in a merge: its name, or ``index:name`` when names repeat.
+
+    ``Parallel([agent, agent, agent], merge="dict")`` must keep all three answers.
+    """
+    names = [b.name for b in branches]
+    return [name if names.count(name) == 1 else f"{i}:{name}" for i, name in enumerate(names)]
+
+
 def _majority(outputs: list[Any]) -> Any:
     from cadenza.agents.agent import to_text
 
@@ -152,7 +163,7 @@ def _majority(outputs: list[Any]) -> Any:
 async def _all_or_first_error(tasks: list[asyncio.Task[StepResult]]) -> list[StepResult]:
     """Wait for every task; at the first failure cancel the others and raise that failure."""
     try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     except asyncio.CancelledError:
         for task in tasks:
             task.cancel()
