@@ -10,6 +10,7 @@ the SDK's own ``transform_schema``; the Agent still validates and repairs.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,7 +22,10 @@ from cadenza.models.base import ModelRequest, ModelResponse
 from cadenza.types.messages import Message, ToolCall
 from cadenza.types.usage import Usage
 
+log = logging.getLogger("cadenza.models.anthropic")
+
 DEFAULT_MAX_TOKENS = 4096
+_warned_temperature: set[str] = set()
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls", "max_tokens": "length"}
 
 
@@ -29,7 +33,8 @@ class AnthropicModel:
     """A Claude model. ``name`` is ``anthropic:MODEL``.
 
     The Messages API requires ``max_tokens``: requests without one get ``max_tokens`` (default
-    4096). ``timeout`` is seconds per request (the SDK's default when ``None``). A missing key
+    4096). It takes no ``temperature`` (the installed SDK has no such parameter): an agent's
+    temperature is ignored with a warning, once per model. ``timeout`` is seconds per request (the SDK's default when ``None``). A missing key
     raises ``MissingCredentialsError`` on the first call, naming ``ANTHROPIC_API_KEY``.
     """
 
@@ -112,7 +117,7 @@ class AnthropicModel:
         if system:
             params["system"] = system
         if request.temperature is not None:
-            params["temperature"] = request.temperature
+            _warn_temperature_ignored(self.name)
         return params
 
     # -- client ------------------------------------------------------------------------------
@@ -138,6 +143,13 @@ class AnthropicModel:
         if client.api_key is None and client.auth_token is None and client.credentials is None:
             raise MissingCredentialsError(self.name, "ANTHROPIC_API_KEY")
         return client
+
+
+def _warn_temperature_ignored(model: str) -> None:
+    """The Messages API of the installed SDK has no ``temperature``: say so once, send nothing."""
+    if model not in _warned_temperature:
+        _warned_temperature.add(model)
+        log.warning("%s: the Anthropic Messages API takes no temperature; it is ignored", model)
 
 
 def _messages(messages: list[Message]) -> tuple[str, list[dict[str, Any]]]:
