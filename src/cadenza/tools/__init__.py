@@ -11,6 +11,7 @@ from cadenza.tools.base import Tool, as_tool, tool
 
 _BUILTINS = {
     "calculate": "cadenza.tools.calculate",
+    "fetch_url": "cadenza.tools.fetch",
 }
 
 __all__ = ["Tool", "as_tool", "tool", *_BUILTINS]
