@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from cadenza.engine.context import StepContext
 from cadenza.engine.step import Step, StepInput
@@ -18,6 +18,7 @@ from cadenza.errors import ParallelError, StepFailedError, WorkflowDefinitionErr
 from cadenza.types.results import StepResult
 
 FailurePolicy = Literal["fail_fast", "best_effort"]
+T = TypeVar("T")
 MERGE_STRATEGIES = ("concat", "list", "dict", "vote")
 
 
@@ -160,7 +161,7 @@ def _majority(outputs: list[Any]) -> Any:
     raise AssertionError("unreachable: outputs is never empty")
 
 
-async def _all_or_first_error(tasks: list[asyncio.Task[StepResult]]) -> list[StepResult]:
+async def _all_or_first_error(tasks: list[asyncio.Task[T]]) -> list[T]:
     """Wait for every task; at the first failure cancel the others and raise that failure."""
     try:
         _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)

@@ -9,6 +9,7 @@ results and may plan another turn (bounded by ``max_turns``) before it writes th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from cadenza.agents.agent import Agent, to_text
 from cadenza.engine.context import StepContext
 from cadenza.engine.step import Step, StepInput
 from cadenza.errors import RoutingError, WorkflowDefinitionError
+from cadenza.patterns.parallel import _all_or_first_error
 from cadenza.types.results import StepResult, Task
 
 _WORD = re.compile(r"[a-z][a-z0-9]+")
@@ -62,6 +64,12 @@ class Supervisor(Step):
             raise WorkflowDefinitionError(f"supervisor {name!r}: the supervisor must be an Agent")
         if not specialists:
             raise WorkflowDefinitionError(f"supervisor {name!r} has no specialists: give at least one")
+        for specialist in specialists:
+            if not isinstance(specialist, Step):
+                raise WorkflowDefinitionError(
+                    f"supervisor {name!r}: every specialist must be a Step (an Agent or a pattern), "
+                    f"got {specialist!r}"
+                )
         names = [s.name for s in specialists]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -114,16 +122,35 @@ class Supervisor(Step):
         turn: int,
         results: dict[str, tuple[Subtask, str, Any]],
     ) -> None:
-        routed = [(sub, self.route(ctx, sub)) for sub in subtasks]
-        for level in _levels(routed, results):
-            if self.concurrent and len(level) > 1:
-                outputs = await asyncio.gather(
-                    *(self._run_subtask(ctx, input, sub, spec, turn, results) for sub, spec in level)
-                )
-            else:
-                outputs = [await self._run_subtask(ctx, input, sub, spec, turn, results) for sub, spec in level]
-            for (sub, spec), output in zip(level, outputs, strict=True):
-                results[sub.id] = (sub, spec.name, output)
+        routed = [(sub, self.route(ctx, sub)) for sub in _unique_ids(subtasks, results, turn)]
+        order = [item for level in _levels(routed, results) for item in level]
+        if not self.concurrent:
+            for sub, spec in order:
+                await self._run_subtask(ctx, input, sub, spec, turn, results)
+            return
+        # Each subtask is its own task that waits only for its own inputs (no wave barrier).
+        # Only subtasks earlier in ``order`` are waited for, so a dependency cycle cannot hang.
+        tasks: dict[str, asyncio.Task[None]] = {}
+        for sub, spec in order:
+            inputs = [tasks[dep] for dep in sub.depends_on if dep in tasks]
+            tasks[sub.id] = asyncio.create_task(
+                self._run_when_ready(inputs, ctx, input, sub, spec, turn, results)
+            )
+        await _all_or_first_error(list(tasks.values()))
+
+    async def _run_when_ready(
+        self,
+        inputs: list[asyncio.Task[None]],
+        ctx: StepContext,
+        input: StepInput,
+        sub: Subtask,
+        specialist: Step,
+        turn: int,
+        results: dict[str, tuple[Subtask, str, Any]],
+    ) -> None:
+        for task in inputs:
+            await task
+        await self._run_subtask(ctx, input, sub, specialist, turn, results)
 
     async def _run_subtask(
         self,
@@ -133,12 +160,12 @@ class Supervisor(Step):
         specialist: Step,
         turn: int,
         results: dict[str, tuple[Subtask, str, Any]],
-    ) -> Any:
+    ) -> None:
         inputs = {dep: results[dep][2] for dep in sub.depends_on if dep in results}
         task = Task(sub.description, context=input.task.context)
         step_input = StepInput(task, inputs or input.data)
         result = await ctx.call(specialist, step_input, f"{turn}.{sub.id}:{specialist.name}")
-        return result.output
+        results[sub.id] = (sub, specialist.name, result.output)
 
     def route(self, ctx: StepContext, sub: Subtask) -> Step:
         """The specialist a subtask goes to: by name, else by the best capability fit."""
@@ -164,15 +191,18 @@ class Supervisor(Step):
         ]
         if input.data is not None:
             parts.append(f"Input:\n{to_text(input.data)}")
+        if input.feedback:
+            parts.append(f"Feedback to address:\n{input.feedback}")
         if results:
             parts.append(f"Results so far:\n{_render_results(results)}")
         return "\n\n".join(parts)
 
     def _synthesis_prompt(self, input: StepInput, results: dict[str, tuple[Subtask, str, Any]]) -> str:
-        return (
-            f"{input.task.description}\n\nInput:\n{_render_results(results) or to_text(input.data)}"
-            "\n\nWrite one complete answer to the task from these results."
-        )
+        parts = [input.task.description, f"Input:\n{_render_results(results) or to_text(input.data)}"]
+        if input.feedback:
+            parts.append(f"Feedback to address:\n{input.feedback}")
+        parts.append("Write one complete answer to the task from these results.")
+        return "\n\n".join(parts)
 
 
 def _render_results(results: dict[str, tuple[Subtask, str, Any]]) -> str:
@@ -180,6 +210,38 @@ def _render_results(results: dict[str, tuple[Subtask, str, Any]]) -> str:
         f"[{sub_id}] {specialist} on {sub.description!r}:\n{to_text(output)}"
         for sub_id, (sub, specialist, output) in results.items()
     )
+
+
+def _unique_ids(subtasks: list[Subtask], done: dict[str, Any], turn: int) -> list[Subtask]:
+    """The subtasks with ids no earlier subtask (this turn or a past one) has used.
+
+    Models often number every turn's plan from ``t1``; a repeated id becomes ``t1@2`` (turn 2),
+    so no result is overwritten and no two steps share a path. Dependencies on a renamed id
+    within the same turn follow it.
+    """
+    taken = set(done)
+    renamed: dict[str, str] = {}
+    seen: set[str] = set()
+    unique = []
+    for sub in subtasks:
+        original = key = sub.id
+        n = 1
+        while key in taken:
+            n += 1
+            key = f"{original}@{turn}" if n == 2 else f"{original}@{turn}.{n - 1}"
+        taken.add(key)
+        if key != original:
+            if original not in seen:  # it collided with a past turn: this turn's deps mean it
+                renamed[original] = key
+            sub = dataclasses.replace(sub, id=key)
+        seen.add(original)
+        unique.append(sub)
+    if not renamed:
+        return unique
+    return [
+        dataclasses.replace(sub, depends_on=[renamed.get(dep, dep) for dep in sub.depends_on])
+        for sub in unique
+    ]
 
 
 def _levels(
