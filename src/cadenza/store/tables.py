@@ -40,6 +40,7 @@ workflows = Table(
     Column("config", Json),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp),
+    Column("team", String(255)),  # the owning team (API; migration 0002)
 )
 
 agents = Table(
@@ -52,6 +53,7 @@ agents = Table(
     Column("config", Json),
     Column("status", String(50), nullable=False, default="active"),
     Column("created_at", Timestamp, nullable=False),
+    Column("team", String(255)),  # the owning team (API; migration 0002)
 )
 
 conversations = Table(
@@ -90,6 +92,7 @@ runs = Table(
     Column("parent_run_id", Uuid(as_uuid=False)),
     Column("forked_at", String(1024)),
     Column("owner", String(255)),
+    Column("team", String(255)),  # the owning team: invisible to other teams (API; migration 0002)
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     Column("finished_at", Timestamp),
