@@ -7,6 +7,7 @@ may change at any time.
 """
 
 from cadenza.agents.agent import Agent
+from cadenza.engine.budget import Budget
 from cadenza.engine.retry import RetryPolicy
 from cadenza.engine.step import Step, StepInput
 from cadenza.models.function import FunctionModel
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
+    "Budget",
     "Critique",
     "Event",
     "FunctionModel",

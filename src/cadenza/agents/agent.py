@@ -9,6 +9,7 @@ from collections.abc import Coroutine, Sequence
 from functools import cache
 from typing import Any
 
+from cadenza.engine.budget import Budget, agent_budget
 from cadenza.engine.calls import call_model, call_tool
 from cadenza.engine.context import StepContext
 from cadenza.engine.retry import DEFAULT_RETRY, RetryPolicy
@@ -47,6 +48,7 @@ class Agent(Step):
         max_tokens: int | None = None,
         temperature: float | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
+        budget: Budget | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise ConfigurationError("an agent needs a non-empty name")
@@ -68,6 +70,9 @@ class Agent(Step):
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.retry = retry
+        if budget is not None and not isinstance(budget, Budget):
+            raise ConfigurationError(f"agent {name!r}: budget must be a cadenza.Budget, got {budget!r}")
+        self.budget = budget
 
     @property
     def model(self) -> Model:
@@ -95,6 +100,9 @@ class Agent(Step):
         One coroutine for the whole loop: with thousands of runs in flight, every extra frame per
         step is memory and garbage-collector work.
         """
+        if self.budget is not None:
+            # The agent's own limits, per run, on top of the run's (see engine/budget.py).
+            ctx.budget = agent_budget(ctx.run, ctx.budget, self.name, self.budget)
         messages = self._start_messages(prompt, output_type)
         schema = output_schema(output_type) if output_type is not None else None
         tool_defs = [t.definition for t in self.tools.values()] if self.tools else []

@@ -17,6 +17,7 @@ from cadenza.engine.retry import RetryPolicy
 from cadenza.errors import ModelError, ToolError
 from cadenza.models.base import Model, ModelRequest, ModelResponse
 from cadenza.models.pricing import cost_of
+from cadenza.observability import _capture
 from cadenza.tools.base import Tool
 from cadenza.types.events import FallbackUsed, LLMCall, RetryScheduled, TextDelta, ToolCalled
 from cadenza.types.messages import Message, ToolCall
@@ -50,16 +51,24 @@ async def _call_with_retries(
     """Call ``model`` until it answers or fails for good, streaming text deltas when the run is
     being streamed."""
     run = ctx.run
+    budget = ctx.budget
     attempt = 1
     while True:
+        reservation = None
+        sending = request
+        if budget is not None:
+            # Raises BudgetExceeded, before anything is sent, when the call could cross a limit.
+            reservation, sending = budget.reserve(model.name, request, path)
         started = time.perf_counter()
         try:
             stream = getattr(model, "stream", None) if run.streaming else None
             if stream is None:
-                response = await model.complete(request)
+                response = await model.complete(sending)
             else:
-                response = await _consume_stream(ctx, path, stream(request), model.name)
+                response = await _consume_stream(ctx, path, stream(sending), model.name)
         except Exception as exc:
+            if reservation is not None:
+                reservation.release(sent=True)
             error = as_model_error(exc, model.name)
             if not error.retryable or attempt >= retry.max_attempts:
                 if error is exc:
@@ -75,15 +84,23 @@ async def _call_with_retries(
             await asyncio.sleep(delay)
             attempt += 1
             continue
+        except BaseException:
+            if reservation is not None:
+                reservation.release(sent=True)
+            raise
         usage = response.usage
         usage.requests = 1
         cost = cost_of(model.name, usage)
         ctx.record(usage, cost)
+        if reservation is not None:
+            reservation.settle(usage, cost)
         run.emit(
             LLMCall(
                 run_id=run.run_id, path=path, at=time.time(), model=model.name, usage=usage,
                 cost=cost, duration=time.perf_counter() - started,
                 finish_reason=response.finish_reason, tool_calls=len(response.tool_calls),
+                response_model=response.model, max_tokens=sending.max_tokens,
+                **(_capture.content(sending, response) if _capture.enabled else {}),
             )
         )
         return response

@@ -19,6 +19,7 @@ from cadenza.types.results import StepResult, Task
 from cadenza.types.usage import Usage
 
 if TYPE_CHECKING:
+    from cadenza.engine.budget import BudgetTracker
     from cadenza.engine.step import Step, StepInput
 
 Sink = Callable[[Event], None]
@@ -63,7 +64,7 @@ class RunState:
 class StepContext:
     """One step's place in a run: its path, its parent, and the usage beneath it."""
 
-    __slots__ = ("_calls", "cost", "parent", "path", "run", "usage")
+    __slots__ = ("_calls", "budget", "cost", "parent", "path", "run", "usage")
 
     def __init__(self, run: RunState, path: str, parent: StepContext | None) -> None:
         self.run = run
@@ -71,6 +72,8 @@ class StepContext:
         self.parent = parent
         self.usage = Usage()
         self.cost = _ZERO
+        # The innermost budget tracker model calls beneath this step reserve on (None: no limit).
+        self.budget: BudgetTracker | None = parent.budget if parent is not None else run.budget
         self._calls = 0
 
     def child_path(self, segment: str) -> str:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from cadenza.engine.budget import run_deadline, start_budget
 from cadenza.engine.context import RunState, Sink, StepContext
 from cadenza.errors import BudgetExceeded
 from cadenza.types.events import Event, RunFailed, RunFinished, RunStarted
@@ -122,6 +123,7 @@ class Step(ABC):
 
 async def _drive(step: Step, run: RunState) -> RunResult:
     """Run ``step`` at the root of ``run``: run events, totals, and the failure status."""
+    tracker = start_budget(run)
     root = StepContext(run, "", None)
     started = time.perf_counter()
     run.emit(
@@ -131,7 +133,11 @@ async def _drive(step: Step, run: RunState) -> RunResult:
         )
     )
     try:
-        result = await root.call(step, StepInput(run.task), step.name)
+        if tracker is None or tracker.budget.max_seconds is None:
+            result = await root.call(step, StepInput(run.task), step.name)
+        else:
+            async with run_deadline(tracker):
+                result = await root.call(step, StepInput(run.task), step.name)
     except BaseException as exc:
         status = _status_of(exc)
         duration = time.perf_counter() - started

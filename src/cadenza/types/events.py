@@ -96,6 +96,11 @@ class LLMCall(Event):
     duration: float
     finish_reason: str
     tool_calls: int
+    response_model: str = ""
+    max_tokens: int | None = None
+    #: The request's messages and the answer, only when content capture is on (off by default).
+    input_messages: list[dict[str, Any]] | None = None
+    output_text: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -157,6 +162,7 @@ class BudgetWarning(Event):
     threshold: float
     used: float
     maximum: float
+    scope: str = "run"
 
 
 AnyEvent = (
