@@ -1,0 +1,1 @@
+"""The ``cadenza`` command line (Typer + Rich). Heavy modules are imported inside commands."""
