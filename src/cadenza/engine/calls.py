@@ -29,10 +29,16 @@ async def call_model(
     """One model call of a step: retried, falling back along ``models``, priced and recorded."""
     run = ctx.run
     path = f"{ctx.path}/llm#{ctx.next_call_index()}"
+    journal = run.journal
+    if journal is not None:
+        # A durable run: a call completed before a crash or a pause is replayed, never re-sent.
+        replayed: ModelResponse | None = journal.replay_model(ctx, path)
+        if replayed is not None:
+            return replayed
     last = len(models) - 1
     for position, model in enumerate(models):
         try:
-            return await _call_with_retries(ctx, path, model, request, retry)
+            response = await _call_with_retries(ctx, path, model, request, retry)
         except ModelError as exc:
             if position == last:
                 raise
@@ -42,6 +48,11 @@ async def call_model(
                     to_model=models[position + 1].name, reason=str(exc),
                 )
             )
+            continue
+        if journal is not None:
+            # Durable before the run moves on: returns once the entry's batch is committed.
+            await journal.record_model(path, model.name, response)
+        return response
     raise AssertionError("unreachable: an agent always has at least one model")
 
 
@@ -131,6 +142,12 @@ async def call_tool(ctx: StepContext, tools: dict[str, Tool[Any, Any]], call: To
     """Run one tool call and return the tool message for the model; failures become tool errors."""
     run = ctx.run
     path = f"{ctx.path}/tool#{index}:{call.name}"
+    journal = run.journal
+    if journal is not None:
+        # Raises when a non-idempotent call was in flight at a crash: it is surfaced, not repeated.
+        replayed: tuple[str | None, str | None] | None = journal.replay_tool(path, call.name)
+        if replayed is not None:
+            return _tool_message(call, *replayed)
     started = time.perf_counter()
     output: str | None = None
     error: str | None = None
@@ -138,7 +155,10 @@ async def call_tool(ctx: StepContext, tools: dict[str, Tool[Any, Any]], call: To
         tool = tools.get(call.name)
         if tool is None:
             raise ToolError(call.name, f"no such tool; available: {', '.join(tools) or 'none'}")
-        output = await tool.invoke(_parse_arguments(call))
+        arguments = _parse_arguments(call)
+        if journal is not None and not tool.idempotent:
+            await journal.mark_tool_started(path)
+        output = await tool.invoke(arguments)
     except ToolError as exc:
         error = exc.detail
     run.emit(
@@ -147,6 +167,12 @@ async def call_tool(ctx: StepContext, tools: dict[str, Tool[Any, Any]], call: To
             output=output, error=error, duration=time.perf_counter() - started,
         )
     )
+    if journal is not None:
+        await journal.record_tool(path, output, error)
+    return _tool_message(call, output, error)
+
+
+def _tool_message(call: ToolCall, output: str | None, error: str | None) -> Message:
     if error is not None:
         return Message("tool", f"Error: {error}", tool_call_id=call.id, name=call.name, is_error=True)
     return Message("tool", output or "", tool_call_id=call.id, name=call.name)

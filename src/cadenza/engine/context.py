@@ -29,7 +29,9 @@ _ZERO = Decimal(0)
 class RunState:
     """Everything one run shares across its steps."""
 
-    __slots__ = ("budget", "emit", "events", "run_id", "sinks", "state", "streaming", "task", "workflow")
+    __slots__ = (
+        "budget", "emit", "events", "journal", "run_id", "sinks", "state", "streaming", "task", "workflow",
+    )
 
     def __init__(
         self,
@@ -53,6 +55,8 @@ class RunState:
             self.sinks.insert(0, self.events.append)
         self.streaming = streaming
         self.budget = budget
+        # A durable run's journal (cadenza.durable.journal.Journal); None for an in-memory run.
+        self.journal: Any = None
         # One bound callable: with a single sink (the common case) emitting is one call.
         self.emit: Sink = self.sinks[0] if len(self.sinks) == 1 else self._fan_out
 

@@ -56,12 +56,23 @@ class Step(ABC):
         run_id: str | None = None,
         budget: Any = None,
         sinks: list[Sink] | None = None,
+        store: Any = None,
+        conversation: str | None = None,
     ) -> Coroutine[Any, Any, RunResult]:
         """Run this step as a whole run: ``await flow.run(task)`` returns its result.
 
         Raises if the run fails. (A plain method returning the driving coroutine, so a run in
-        flight holds one frame less.)
+        flight holds one frame less.) With ``store`` (a ``cadenza.store.Store``) or
+        ``conversation`` (a thread id; the default store is used) the run is durable: journaled,
+        resumable after a crash, able to pause for approval.
         """
+        if store is not None or conversation is not None:
+            from cadenza.durable.driver import run_durable
+
+            return run_durable(
+                self, task, store=store, conversation=conversation, state=state, run_id=run_id,
+                budget=budget, sinks=sinks,
+            )
         run = self._new_run(task, state=state, run_id=run_id, budget=budget, sinks=sinks)
         return _drive(self, run)
 
@@ -173,6 +184,10 @@ async def _drive(step: Step, run: RunState) -> RunResult:
 
 
 def _status_of(exc: BaseException) -> str:
+    status = getattr(exc, "run_status", None)
+    if isinstance(status, str):
+        # Durable runs pause (waiting for approval) or stop for a human (needs_attention).
+        return status
     if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
         return "cancelled"
     if isinstance(exc, BudgetExceeded):

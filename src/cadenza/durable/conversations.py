@@ -1,0 +1,65 @@
+"""Conversations: a thread of runs whose messages, context and history carry over.
+
+The seed's ConversationState is stored per conversation id. A run in a conversation gets the
+recent messages as task context (so every agent sees them) and the conversation's context as its
+working memory; when it succeeds, its input and output are appended and the run is added to the
+conversation's history.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from cadenza.store.records import ConversationRecord
+from cadenza.types.results import RunResult, Task
+
+if TYPE_CHECKING:
+    from cadenza.store.records import RunRecord
+    from cadenza.store.store import Store
+
+RECENT_MESSAGES = 20
+
+
+async def start_in_conversation(
+    store: Store, conversation: str, task: Task, state: dict[str, Any] | None
+) -> tuple[Task, dict[str, Any] | None]:
+    """The task with the conversation's recent messages in its context, and the starting state."""
+    record = await store.load_conversation(conversation)
+    if record is None or not record.messages:
+        return task, state
+    context = {**task.context, "conversation": record.messages[-RECENT_MESSAGES:]}
+    merged = {**record.context, **(state or {})}
+    return Task(task.description, context, task.expected_output), merged or None
+
+
+async def finish_in_conversation(
+    store: Store, conversation: str, run: RunRecord, task: Task, result: RunResult
+) -> None:
+    """Append the run's exchange and its history entry to the conversation."""
+    from cadenza.agents.agent import to_text
+    from cadenza.durable.driver import jsonable
+
+    record = await store.load_conversation(conversation)
+    if record is None:
+        record = ConversationRecord(run.conversation_id or conversation, metadata={"name": conversation})
+    record.messages.append({"role": "user", "content": task.description})
+    record.messages.append({"role": "assistant", "content": to_text(result.output)})
+    record.workflow_history.append(
+        {
+            "run_id": run.id,
+            "workflow": run.workflow,
+            "status": result.status,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+    if result.step is not None:
+        record.metadata["last_run"] = run.id
+    record.id = conversation
+    record.context = {**record.context, **_state_of(result, jsonable)}
+    await store.save_conversation(record)
+
+
+def _state_of(result: RunResult, jsonable: Any) -> dict[str, Any]:
+    # The run's working memory is not on RunResult; outputs of named steps are kept instead.
+    return {"last_output": jsonable(result.output)}
