@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.fakes.llm_server import FakeLLMServer
+
 from cadenza import Agent, RetryPolicy
 from cadenza.models.anthropic import AnthropicModel
 from cadenza.models.openai import OpenAIModel
 from cadenza.types.events import Event
-from tests.fakes.llm_server import FakeLLMServer
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=1.0)
 

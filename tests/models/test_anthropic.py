@@ -7,6 +7,8 @@ import json
 import genai_prices
 import pytest
 from pydantic import BaseModel
+from tests.fakes.llm_server import FakeLLMServer, Reply, llm_server
+from tests.models.helpers import FAST, agent, anthropic_model, of_type
 
 from cadenza import Agent, tool
 from cadenza.errors import MissingCredentialsError
@@ -14,8 +16,6 @@ from cadenza.models import ModelRequest
 from cadenza.models.anthropic import AnthropicModel
 from cadenza.types.events import LLMCall, TextDelta, ToolCalled
 from cadenza.types.messages import Message, ToolCall
-from tests.fakes.llm_server import FakeLLMServer, Reply, llm_server
-from tests.models.helpers import FAST, agent, anthropic_model, of_type
 
 __all__ = ["llm_server"]
 

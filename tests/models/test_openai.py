@@ -9,6 +9,8 @@ import sys
 import genai_prices
 import pytest
 from pydantic import BaseModel
+from tests.fakes.llm_server import FakeLLMServer, Reply, llm_server
+from tests.models.helpers import FAST, agent, of_type, openai_model
 
 from cadenza import Agent, tool
 from cadenza.errors import MissingCredentialsError
@@ -17,8 +19,6 @@ from cadenza.models._clients import pooled_count
 from cadenza.models.openai import OpenAIModel
 from cadenza.types.events import LLMCall, TextDelta, ToolCalled
 from cadenza.types.messages import Message
-from tests.fakes.llm_server import FakeLLMServer, Reply, llm_server
-from tests.models.helpers import FAST, agent, of_type, openai_model
 
 __all__ = ["llm_server"]
 
@@ -75,7 +75,11 @@ async def test_tool_call_round_trip_runs_the_real_tool(llm_server: FakeLLMServer
         "role": "assistant",
         "content": None,
         "tool_calls": [
-            {"id": "call_7", "type": "function", "function": {"name": "word_count", "arguments": '{"text": "one two three"}'}}
+            {
+                "id": "call_7",
+                "type": "function",
+                "function": {"name": "word_count", "arguments": '{"text": "one two three"}'},
+            }
         ],
     }
     assert second.body["messages"][-1] == {"role": "tool", "tool_call_id": "call_7", "content": "3"}
@@ -126,7 +130,10 @@ async def test_streamed_tool_call_deltas_are_accumulated(llm_server: FakeLLMServ
     arguments = {"text": "a rather long text so that the arguments arrive in many small pieces"}
     llm_server.push(
         "openai",
-        Reply(text="Let me count.", tool_calls=[{"id": "call_1", "name": "word_count", "arguments": arguments}]),
+        Reply(
+            text="Let me count.",
+            tool_calls=[{"id": "call_1", "name": "word_count", "arguments": arguments}],
+        ),
         Reply(text="13 words."),
     )
 
@@ -142,7 +149,11 @@ async def test_streamed_tool_call_deltas_are_accumulated(llm_server: FakeLLMServ
 
 
 async def test_usage_and_cost_are_exactly_what_the_provider_reported(llm_server: FakeLLMServer) -> None:
-    wire_usage = {"prompt_tokens": 1200, "completion_tokens": 345, "prompt_tokens_details": {"cached_tokens": 1024}}
+    wire_usage = {
+        "prompt_tokens": 1200,
+        "completion_tokens": 345,
+        "prompt_tokens_details": {"cached_tokens": 1024},
+    }
     llm_server.push("openai", Reply(text="Done.", usage=wire_usage))
 
     result = await agent(openai_model(llm_server)).run("Work")

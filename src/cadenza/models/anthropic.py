@@ -34,8 +34,9 @@ class AnthropicModel:
 
     The Messages API requires ``max_tokens``: requests without one get ``max_tokens`` (default
     4096). It takes no ``temperature`` (the installed SDK has no such parameter): an agent's
-    temperature is ignored with a warning, once per model. ``timeout`` is seconds per request (the SDK's default when ``None``). A missing key
-    raises ``MissingCredentialsError`` on the first call, naming ``ANTHROPIC_API_KEY``.
+    temperature is ignored with a warning, once per model. ``timeout`` is seconds per request
+    (the SDK's default when ``None``). A missing key raises ``MissingCredentialsError`` on the
+    first call, naming ``ANTHROPIC_API_KEY``.
     """
 
     def __init__(

@@ -16,7 +16,10 @@ log = logging.getLogger("cadenza.pricing")
 
 ZERO = Decimal(0)
 _PER_TOKEN = Decimal(1_000_000)
-FREE_PROVIDERS = frozenset({"offline", "function"})
+# Offline and function models cost nothing; self-hosted endpoints (Ollama, vLLM, LM Studio) have
+# no token price either, and must not pick up a cloud price for a model of the same name.
+# set_price() still wins for any of them.
+FREE_PROVIDERS = frozenset({"offline", "function", "ollama", "vllm", "lmstudio"})
 
 
 @dataclass(frozen=True, slots=True)
