@@ -24,10 +24,11 @@ _WORD = re.compile(r"[a-z][a-z0-9]+")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _EXPRESSION = re.compile(r"[\d.]+(?:\s*[-+*/^%]\s*\(?\s*[\d.]+\)?)+")
 _SPECIALIST = re.compile(r"^- (?P<name>[\w.-]+):(?P<rest>.*)$", re.MULTILINE)
-_STOP = frozenset(
+_STOP_WORDS = (
     "the and for with from that this what which into about your their text given return "
-    "returns using used make tool tools value values".split()
+    "returns using used make tool tools value values"
 )
+_STOP = frozenset(_STOP_WORDS.split())
 REVISION_MARK = "Revision "
 
 
@@ -147,29 +148,86 @@ def _value_for(name: str, prop: dict[str, Any], subject: str, task: str) -> Any:
 
 
 def _prose(messages: list[Message]) -> str:
-    """A readable, deterministic answer built from the role, the task, the input and tool output."""
+    """A compact, deterministic answer: role, task, a digest of the input, tool output, revisions."""
     prompt = _last_user(messages)
     task, _, rest = prompt.partition("\n\n")
-    role = _system(messages).split("\n", 1)[0].strip() or "Assistant"
-    lines = [f"{LABEL} {role}", f"Task: {task.strip()[:300]}"]
-    lessons = _section(_system(messages), "Lessons")
+    lines = [f"{LABEL} {_role(messages)}", f"Task: {_clip(task.strip(), 200)}"]
     input_text = _section(rest, "Input")
-    if input_text:
-        kept = [ln for ln in input_text.splitlines() if ln.startswith(REVISION_MARK)]
-        summary = " ".join(ln.strip() for ln in input_text.splitlines() if ln.strip())
-        summary = summary.replace(LABEL, "").strip()
-        lines.append(f"Building on: {summary[:400]}")
-    else:
-        kept = []
-    tool_results = [m for m in messages if m.role == "tool"]
-    for message in tool_results:
-        lines.append(f"Tool {message.name}: {message.content[:300]}")
-    revisions = kept + [f"{REVISION_MARK}(lesson): {lesson}" for lesson in lessons.splitlines() if lesson]
-    feedback = _section(rest, "Feedback to address")
-    if feedback:
-        revisions.append(f"{REVISION_MARK}{len(revisions) + 1}: addressed: {feedback.strip()[:200]}")
+    digest = _digest(input_text, own_role=_role(messages))
+    if digest:
+        lines.append(f"Building on: {digest}")
+    for message in messages:
+        if message.role == "tool":
+            lines.append(f"Tool {message.name}: {_clip(' '.join(message.content.split()), 200)}")
+    feedback = _clip(" ".join(_section(rest, "Feedback to address").split()), 200)
+    # Revising (there is feedback): the draft in the input keeps its revisions. A fresh answer
+    # that merely builds on another loop's output starts with none, so its critic starts at 0.6.
+    revisions = (
+        [ln.strip() for ln in input_text.splitlines() if ln.startswith(REVISION_MARK)] if feedback else []
+    )
+    lessons = _section(_system(messages), "Lessons")
+    revisions += [f"{REVISION_MARK}(lesson): {lesson}" for lesson in lessons.splitlines() if lesson.strip()]
+    if feedback and not any(ln.endswith(f"addressed: {feedback}") for ln in revisions):
+        # Once per piece of feedback: the later stages of a revised pipeline do not count it again.
+        revisions.append(f"{REVISION_MARK}{len(revisions) + 1}: addressed: {feedback}")
     lines.extend(dict.fromkeys(revisions))
     return "\n".join(lines)
+
+
+def _role(messages: list[Message]) -> str:
+    """Who is answering: the first line of the system message."""
+    return _clip(_system(messages).split("\n", 1)[0].strip(), 80) or "Assistant"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _digest(text: str, limit: int = 300, *, own_role: str = "") -> str:
+    """One line saying what a step was handed, without repeating it.
+
+    Earlier offline answers shrink to their role and the facts they carried (tool output, plain
+    text); their task lines and revision marks are left out and the items of their own digests are
+    merged in once each, so nested flows never grow "Building on: ... Building on: ..." chains and
+    a revised draft still says what it was built on. A heading (``## analyst`` from a
+    concatenating merge, ``[t1] analyst on ...:`` from a supervisor) labels what follows it, and a
+    JSON object (a ``dict`` merge) is digested per key.
+    """
+    text = text.strip()
+    if not text:
+        return ""
+    if text[0] in "{[":
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            parts = [f"{key}: {_digest(_as_text(value), 120)}" for key, value in data.items()]
+            return _clip("; ".join(parts), limit)
+    items: list[str] = []
+    heading = ""
+    for raw in text.splitlines():
+        line = " ".join(raw.split())
+        if not line or line.startswith(("Task:", REVISION_MARK)):
+            continue
+        if line.startswith("Building on:"):
+            # An earlier digest: its items once each, never "Building on: Building on: ...".
+            items.extend(item for item in line.removeprefix("Building on:").strip().split("; ") if item)
+            continue
+        if line.startswith("## ") or line.endswith(":"):
+            heading = line.removeprefix("## ").rstrip(":").split(" on '", 1)[0]
+            continue
+        if line.startswith(LABEL):
+            line = line[len(LABEL) :].strip()
+            if line == own_role and not heading:
+                continue  # our own earlier draft: its digest says what it was built on
+        items.append(f"{heading}: {line}" if heading else line)
+        heading = ""
+    return _clip("; ".join(dict.fromkeys(items)), limit)
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _section(text: str, heading: str) -> str:
@@ -215,14 +273,14 @@ def _plan(messages: list[Message]) -> dict[str, Any]:
 
 
 def _critique(messages: list[Message]) -> dict[str, Any]:
-    """Score a draft by how much feedback it has addressed: 0.6, then +0.15 per revision."""
+    """Score a draft by the feedback it addressed: 0.6, then +0.15 per revision, at most 0.95."""
     draft = _section(_last_user(messages), "Draft") or _last_user(messages)
-    revisions = draft.count(REVISION_MARK)
-    score = min(0.6 + 0.15 * revisions, 0.95)
+    revisions = {line for line in draft.splitlines() if line.startswith(REVISION_MARK)}
+    score = min(0.6 + 0.15 * len(revisions), 0.95)
     feedback = (
         "Strong draft; keep it."
         if score >= 0.9
-        else f"Point {revisions + 1}: add concrete figures, sources and a clear conclusion."
+        else f"Point {len(revisions) + 1}: add concrete figures, sources and a clear conclusion."
     )
     return {"score": round(score, 2), "feedback": feedback}
 
@@ -230,7 +288,8 @@ def _critique(messages: list[Message]) -> dict[str, Any]:
 def _verdict(messages: list[Message]) -> dict[str, Any]:
     candidate = _section(_last_user(messages), "Output") or _last_user(messages)
     passed = bool(candidate.strip()) and "TODO" not in candidate
-    return {"passed": passed, "feedback": "Looks complete." if passed else "The output is empty or unfinished."}
+    feedback = "Looks complete." if passed else "The output is empty or unfinished."
+    return {"passed": passed, "feedback": feedback}
 
 
 def _example(schema: dict[str, Any], defs: dict[str, Any], task: str) -> Any:

@@ -46,14 +46,21 @@ class Reflective(Step):
         require_pass: bool = False,
         name: str = "reflective",
     ) -> None:
+        where = f"reflective {name!r}"
+        if not isinstance(agent, Step):
+            raise WorkflowDefinitionError(
+                f"{where}: the agent must be a Step (an Agent or a pattern), got {agent!r}"
+            )
+        if critic is not None and not isinstance(critic, Agent):
+            raise WorkflowDefinitionError(f"{where}: the critic must be an Agent, got {critic!r}")
         if critic is None and not isinstance(agent, Agent):
             raise WorkflowDefinitionError(
-                f"reflective {name!r}: self-critique needs an Agent; give a critic for {agent.name!r}"
+                f"{where}: self-critique needs an Agent; give a critic for {agent.name!r}"
             )
         if max_rounds < 1:
-            raise WorkflowDefinitionError(f"reflective {name!r}: max_rounds must be >= 1, got {max_rounds}")
+            raise WorkflowDefinitionError(f"{where}: max_rounds must be >= 1, got {max_rounds}")
         if not 0.0 <= threshold <= 1.0:
-            raise WorkflowDefinitionError(f"reflective {name!r}: threshold must be within 0..1, got {threshold}")
+            raise WorkflowDefinitionError(f"{where}: threshold must be within 0..1, got {threshold}")
         self.name = name
         self.agent = agent
         self.critic: Agent = critic if critic is not None else agent  # type: ignore[assignment]
@@ -71,7 +78,8 @@ class Reflective(Step):
         for round_number in range(1, self.max_rounds + 1):
             segment = f"round#{round_number}"
             drafted = await ctx.call(self.agent, draft_input, f"{segment}/draft:{self.agent.name}")
-            critique = await self._critique(ctx, input, drafted.output, f"{segment}/critic:{self.critic.name}")
+            critic_segment = f"{segment}/critic:{self.critic.name}"
+            critique = await self._critique(ctx, input, drafted.output, critic_segment)
             score = min(max(float(critique.score), 0.0), 1.0)
             scores.append(score)
             passed = score >= self.threshold

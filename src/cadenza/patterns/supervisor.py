@@ -198,10 +198,13 @@ class Supervisor(Step):
         return "\n\n".join(parts)
 
     def _synthesis_prompt(self, input: StepInput, results: dict[str, tuple[Subtask, str, Any]]) -> str:
-        parts = [input.task.description, f"Input:\n{_render_results(results) or to_text(input.data)}"]
+        parts = [
+            input.task.description,
+            "Write one complete answer to the task from the results below.",
+            f"Input:\n{_render_results(results) or to_text(input.data)}",
+        ]
         if input.feedback:
             parts.append(f"Feedback to address:\n{input.feedback}")
-        parts.append("Write one complete answer to the task from these results.")
         return "\n\n".join(parts)
 
 
