@@ -36,6 +36,7 @@ class RunRecord:
     parent_run_id: str | None = None
     forked_at: str | None = None
     owner: str | None = None
+    team: str | None = None  # the owning team (set by the HTTP service)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     finished_at: datetime | None = None

@@ -144,6 +144,7 @@ class Store:
         parent_run_id: str | None = None,
         forked_at: str | None = None,
         status: str = "running",
+        team: str | None = None,
     ) -> RunRecord:
         """Insert a new run, taken by ``owner`` (attempt 1) unless ``status`` says otherwise."""
         at = now()
@@ -160,6 +161,7 @@ class Store:
             "parent_run_id": parent_run_id,
             "forked_at": forked_at,
             "owner": owner,
+            "team": team,
             "created_at": at,
             "updated_at": at,
         }
@@ -175,12 +177,22 @@ class Store:
         return _run_record(row)
 
     async def list_runs(
-        self, *, status: Sequence[str] | None = None, limit: int = 50, offset: int = 0
+        self,
+        *,
+        status: Sequence[str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        team: str | None = None,
+        workflow: str | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest first, optionally only those with one of ``status``."""
+        """Runs, newest first, optionally only those with one of ``status`` (of ``team``, ``workflow``)."""
         query = select(runs).order_by(runs.c.created_at.desc(), runs.c.id).limit(limit).offset(offset)
         if status:
             query = query.where(runs.c.status.in_(list(status)))
+        if team is not None:
+            query = query.where(runs.c.team == team)
+        if workflow is not None:
+            query = query.where(runs.c.workflow == workflow)
         async with self._connect() as conn:
             rows = (await conn.execute(query)).all()
         return [_run_record(row) for row in rows]
@@ -542,6 +554,7 @@ def _run_record_from(m: Any) -> RunRecord:
         parent_run_id=_hex(m["parent_run_id"]) if m.get("parent_run_id") else None,
         forked_at=m.get("forked_at"),
         owner=m.get("owner"),
+        team=m.get("team"),
         created_at=_aware(m.get("created_at")),
         updated_at=_aware(m.get("updated_at")),
         finished_at=_aware(m.get("finished_at")),
