@@ -28,6 +28,9 @@ JSON) is any of:
 - ``{"malformed": true}`` — HTTP 200, ``content-type: application/json``, a body that is not JSON.
 - ``{"drop": true, ...}`` — send half of the body (half of the SSE events when streaming), then
   drop the connection.
+- ``{"refusal": "I can't help with that."}`` — OpenAI only: a refusal instead of content.
+- ``{"stream_error": "overloaded_error", ...}`` — Anthropic streams only: an ``event: error``
+  of that type half-way through a 200 stream, as the real API does when it overloads mid-answer.
 
 Control API (for a standalone process, ``python -m tests.fakes.llm_server --port P``):
 
@@ -81,6 +84,8 @@ class Reply:
     delay: float = 0.0
     malformed: bool = False
     drop: bool = False
+    stream_error: str | None = None
+    refusal: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
@@ -368,7 +373,7 @@ def _openai_tool_calls(reply: Reply) -> list[dict[str, Any]]:
 
 
 def _openai_completion(reply: Reply, model: str, number: int, usage: dict[str, Any]) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": reply.text or None, "refusal": None}
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text or None, "refusal": reply.refusal}
     if reply.tool_calls:
         message["tool_calls"] = _openai_tool_calls(reply)
     return {
@@ -480,6 +485,9 @@ def _anthropic_events(reply: Reply, model: str, number: int, usage: dict[str, An
         }
     )
     events.append({"type": "message_stop"})
+    if reply.stream_error:
+        error = {"type": "error", "error": {"type": reply.stream_error, "message": "fake stream error"}}
+        events = [*events[: len(events) // 2], error]
     return events
 
 

@@ -11,10 +11,10 @@ from tests.fakes.llm_server import FakeLLMServer, Reply, llm_server
 from tests.models.helpers import FAST, agent, anthropic_model, of_type
 
 from cadenza import Agent, tool
-from cadenza.errors import MissingCredentialsError
+from cadenza.errors import MissingCredentialsError, ModelError
 from cadenza.models import ModelRequest
 from cadenza.models.anthropic import AnthropicModel
-from cadenza.types.events import LLMCall, TextDelta, ToolCalled
+from cadenza.types.events import LLMCall, RetryScheduled, TextDelta, ToolCalled
 from cadenza.types.messages import Message, ToolCall
 
 __all__ = ["llm_server"]
@@ -235,3 +235,28 @@ async def test_missing_key_is_reported_on_first_call_naming_the_variable() -> No
 
 def test_name_is_provider_and_model() -> None:
     assert AnthropicModel("claude-3-5-haiku-latest").name == "anthropic:claude-3-5-haiku-latest"
+
+
+async def test_an_overload_error_event_mid_stream_is_retried(llm_server: FakeLLMServer) -> None:
+    llm_server.push(
+        "anthropic",
+        Reply(text="this answer is cut off by an error event", stream_error="overloaded_error"),
+        Reply(text="Complete."),
+    )
+
+    events = [e async for e in agent(anthropic_model(llm_server)).stream("Go")]
+
+    assert events[-1].output == "Complete."  # type: ignore[attr-defined]
+    [retry] = [e for e in events if isinstance(e, RetryScheduled)]
+    assert "overloaded_error" in retry.reason
+
+
+async def test_an_invalid_request_error_event_mid_stream_is_not_retried(llm_server: FakeLLMServer) -> None:
+    llm_server.push("anthropic", Reply(text="cut off by a fatal error", stream_error="invalid_request_error"))
+
+    with pytest.raises(ModelError, match="invalid_request_error") as caught:
+        async for _ in agent(anthropic_model(llm_server)).stream("Go"):
+            pass
+
+    assert caught.value.retryable is False
+    assert len(llm_server.requests("anthropic")) == 1

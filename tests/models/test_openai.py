@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from tests.fakes.llm_server import FakeLLMServer, Reply, llm_server
 from tests.models.helpers import FAST, agent, of_type, openai_model
 
 from cadenza import Agent, tool
-from cadenza.errors import MissingCredentialsError
+from cadenza.errors import MissingCredentialsError, ModelResponseError
 from cadenza.models import ModelRequest
 from cadenza.models._clients import pooled_count
 from cadenza.models.openai import OpenAIModel
@@ -250,3 +251,30 @@ def test_import_cadenza_does_not_import_provider_sdks() -> None:
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_a_refusal_is_a_clear_model_response_error(llm_server: FakeLLMServer) -> None:
+    llm_server.push("openai", Reply(refusal="I can't help with that."))
+
+    with pytest.raises(ModelResponseError, match="refused: I can't help with that") as caught:
+        await agent(openai_model(llm_server), output_type=City).run("Something bad")
+
+    assert caught.value.retryable is False
+    assert len(llm_server.requests("openai")) == 1
+
+
+def test_clients_are_pooled_per_event_loop(llm_server: FakeLLMServer) -> None:
+    """A client's connections belong to the loop that opened them: a new loop gets a new client."""
+    model = openai_model(llm_server)
+    request = ModelRequest([Message("user", "hi")])
+
+    async def call_twice() -> int:
+        await model.complete(request)
+        await model.complete(request)
+        return pooled_count()
+
+    first_count = asyncio.run(call_twice())
+    second_count = asyncio.run(call_twice())  # would fail on a closed loop's pool
+
+    assert (first_count, second_count) == (1, 1)
+    assert len(llm_server.requests("openai")) == 4

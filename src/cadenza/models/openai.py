@@ -131,6 +131,9 @@ class OpenAIModel:
             raise ModelResponseError("the response has no choices", model=self.name, retryable=True)
         choice = completion.choices[0]
         message = choice.message
+        refusal = getattr(message, "refusal", None)
+        if refusal and not message.content and not message.tool_calls:
+            raise ModelResponseError(f"the model refused: {refusal[:300]}", model=self.name)
         calls = [
             ToolCall(call.id, call.function.name, call.function.arguments or "{}")
             for call in (message.tool_calls or [])
