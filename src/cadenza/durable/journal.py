@@ -4,15 +4,16 @@ Only what is non-deterministic is journaled — model responses, tool results, h
 as small compact-JSON deltas keyed by step path. Replaying a run re-walks the same paths, so the
 n-th model call of a step finds its entry and is answered from it, never sent again.
 
-``CADENZA_TEST_CRASH_AT=<path>:<before|after>-journal`` makes the process exit at once (no
-cleanup, like SIGKILL) right before or right after the entry for ``path`` is written: the crash
-tests use it to die between a model's answer and its journal write.
+``CADENZA_TEST_CRASH_AT=<path>:<before|after>-journal`` makes the process SIGKILL itself right
+before or right after the entry for ``path`` is written: the crash tests use it to die between a
+model's answer and its journal write.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -100,12 +101,12 @@ class Journal:
     async def _write(self, path: str, kind: str, data: str | None) -> None:
         crash = self._crash
         if crash is not None and crash[0] == path and crash[1] == "before":
-            os._exit(86)
+            _kill_self()
         self._seq += 1
         await self.writer.write_journal(self.run_id, self.attempt, path, self._seq, kind, data)
         self.recorded += 1
         if crash is not None and crash[0] == path and crash[1] == "after":
-            os._exit(87)
+            _kill_self()
 
 
 def encode_model(model: str, response: ModelResponse) -> str:
@@ -143,6 +144,14 @@ def decode_model(data: str) -> tuple[ModelResponse, Decimal]:
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _kill_self() -> None:
+    """Die like a killed process: no cleanup, no flush, no exit handlers."""
+    kill = getattr(signal, "SIGKILL", None)
+    if kill is not None:
+        os.kill(os.getpid(), kill)
+    os._exit(137)
 
 
 def _crash_point() -> tuple[str, str] | None:
