@@ -16,12 +16,15 @@ SCHEMA_ID = "https://cadenza.dev/schema/workflow.json"
 
 def workflow_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a workflow file."""
-    from cadenza.workflows.spec import WorkflowSpec
+    from cadenza.workflows.spec import BUILTIN_PATTERNS, WorkflowSpec
 
     schema = WorkflowSpec.model_json_schema(by_alias=True)
     schema = _any_of(schema)
     custom = schema["$defs"]["CustomNode"]
     custom.update(minProperties=1, maxProperties=1)
+    # A custom pattern is any registered name except the built-in keys, which have their own forms.
+    custom.setdefault("propertyNames", {})["not"] = {"enum": [*BUILTIN_PATTERNS, "agent"]}
+    schema["$defs"]["TextGateSpec"]["minProperties"] = 1
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 
 
