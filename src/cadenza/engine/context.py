@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cadenza.errors import CadenzaError
+from cadenza.observability.sinks import observer_sinks
 from cadenza.types.events import Event, StepFailed, StepFinished, StepStarted
 from cadenza.types.results import StepResult, Task
 from cadenza.types.usage import Usage
@@ -51,6 +52,7 @@ class RunState:
         self.state: dict[str, Any] = state if state is not None else {}
         self.events: list[Event] = []
         self.sinks: list[Sink] = list(sinks or ())
+        self.sinks.extend(observer_sinks(run_id, workflow))  # tracing, metrics, logs when enabled
         if keep_events:
             self.sinks.insert(0, self.events.append)
         self.streaming = streaming

@@ -1,0 +1,43 @@
+"""One SDK tracer provider with an in-memory exporter, installed as the global provider once.
+
+The global provider can be set only once per process, so it stays for the session; each test
+starts from an empty exporter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from cadenza.observability import _capture
+
+_exporter = InMemorySpanExporter()
+
+
+def _install() -> None:
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        if _exporter not in getattr(current, "_cadenza_test_exporters", ()):
+            current.add_span_processor(SimpleSpanProcessor(_exporter))
+            current._cadenza_test_exporters = (_exporter,)  # type: ignore[attr-defined]
+        return
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(_exporter))
+    provider._cadenza_test_exporters = (_exporter,)  # type: ignore[attr-defined]
+    trace.set_tracer_provider(provider)
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """The exporter the global provider writes finished spans to, empty at the start."""
+    _install()
+    _exporter.clear()
+    captured = _capture.enabled
+    yield _exporter
+    _capture.enabled = captured
+    _exporter.clear()
