@@ -175,6 +175,7 @@ class BudgetExceeded(CadenzaError):
         self.result = result
         super().__init__(f"budget exceeded ({limit}): {detail}")
 
+
 class CalculationError(ToolError):
     """An expression for the calculator is invalid or cannot be computed.
 
@@ -226,3 +227,12 @@ class MissingExtraError(ConfigurationError):
 
 class MemoryStoreError(CadenzaError):
     """Long-term memory cannot be opened, read or written (bad URL, unreachable database)."""
+
+
+class SearchError(ToolError):
+    """A search backend failed (HTTP status, malformed response, missing API key)."""
+
+    def __init__(self, backend: str, detail: str, status: int | None = None) -> None:
+        self.backend = backend
+        self.status = status
+        super().__init__("web_search", f"{backend}: {detail}")

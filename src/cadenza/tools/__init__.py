@@ -12,6 +12,7 @@ from cadenza.tools.base import Tool, as_tool, tool
 _BUILTINS = {
     "calculate": "cadenza.tools.calculate",
     "fetch_url": "cadenza.tools.fetch",
+    "web_search": "cadenza.tools.search",
 }
 
 __all__ = ["Tool", "as_tool", "tool", *_BUILTINS]
