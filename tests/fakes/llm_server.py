@@ -13,9 +13,12 @@ Endpoints (the wire formats of the real APIs):
   ``content_block_stop``, ``message_delta``, ``message_stop``). Use ``base_url=server.url``.
 
 Scripting. Each API ("openai", "anthropic") has a queue of replies; every request takes the
-next one. When its queue is empty the server answers deterministically: the text
-``"Fake answer to: <last user text>"`` with fixed usage. A reply (``Reply`` or the same keys as
-JSON) is any of:
+next one. When its queue is empty the server answers with that API's default reply, which is
+deterministic: the text ``"Fake answer to: <last user text>"`` with fixed usage, unless a
+default was set (``set_default``; its text, when empty, is still that deterministic text, so a
+default of ``{"delay": 0.5}`` makes every call slow without changing the answers).
+
+A reply (``Reply``, or the same keys as JSON) is any of:
 
 - ``{"text": "...", "tool_calls": [{"name": "f", "arguments": {...}, "id": "call_1"}],
   "usage": {...}}`` — an answer. ``usage`` is the provider's own usage object, merged over the
@@ -32,13 +35,16 @@ JSON) is any of:
 - ``{"stream_error": "overloaded_error", ...}`` — Anthropic streams only: an ``event: error``
   of that type half-way through a 200 stream, as the real API does when it overloads mid-answer.
 
-Control API (for a standalone process, ``python -m tests.fakes.llm_server --port P``):
+Control API (for a standalone process, ``python -m tests.fakes.llm_server --port P`` run from
+the repository root; ``--port 0`` picks a free port, and the first line on stdout is always
+``fake LLM server listening on http://127.0.0.1:PORT``; SIGTERM stops it):
 
 - ``POST /_script`` with ``{"api": "openai" | "anthropic", "replies": [ {...}, ... ]}`` appends
   replies to that API's queue; answers ``{"queued": N}``.
 - ``GET /_requests`` (optionally ``?api=openai``) lists every recorded API request:
   ``[{"api", "method", "path", "headers", "body"}, ...]``.
-- ``POST /_reset`` empties the queues and the request log.
+- ``POST /_default`` with ``{"api": ..., "reply": {...}}`` sets that API's default reply.
+- ``POST /_reset`` empties the queues and the request log and clears the defaults.
 - ``GET /_health`` answers ``{"ok": true}`` once the server accepts requests.
 
 In tests, use the ``llm_server`` fixture (import it into the test module) or ``FakeLLMServer``
@@ -52,6 +58,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import dataclasses
 import json
 import socket
 import threading
@@ -114,6 +121,7 @@ class FakeLLMServer:
         self.host = host
         self.port = port
         self._queues: dict[str, collections.deque[Reply]] = {api: collections.deque() for api in APIS}
+        self._defaults: dict[str, Reply] = {}
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._counter = 0
@@ -126,6 +134,7 @@ class FakeLLMServer:
                 Route("/v1/messages", self._anthropic, methods=["POST"]),
                 Route("/_script", self._script, methods=["POST"]),
                 Route("/_requests", self._list_requests, methods=["GET"]),
+                Route("/_default", self._set_default, methods=["POST"]),
                 Route("/_reset", self._reset, methods=["POST"]),
                 Route("/_health", self._health, methods=["GET"]),
             ]
@@ -151,6 +160,13 @@ class FakeLLMServer:
             for reply in replies:
                 self._queues[api].append(reply if isinstance(reply, Reply) else Reply.from_dict(reply))
 
+    def set_default(self, api: str, reply: Reply | dict[str, Any]) -> None:
+        """Use ``reply`` for ``api`` whenever its queue is empty (empty text: the echo text)."""
+        if api not in APIS:
+            raise ValueError(f"unknown api {api!r}; expected one of {APIS}")
+        with self._lock:
+            self._defaults[api] = reply if isinstance(reply, Reply) else Reply.from_dict(reply)
+
     def requests(self, api: str | None = None) -> list[RecordedRequest]:
         """Every API request received so far (of one API when ``api`` is given)."""
         with self._lock:
@@ -161,6 +177,7 @@ class FakeLLMServer:
             for queue in self._queues.values():
                 queue.clear()
             self._requests.clear()
+            self._defaults.clear()
 
     def start(self) -> FakeLLMServer:
         """Bind (a free port when ``port`` is 0) and serve in a daemon thread until ``stop()``."""
@@ -211,7 +228,7 @@ class FakeLLMServer:
             self._counter += 1
             number = self._counter
             queue = self._queues[api]
-            reply = queue.popleft() if queue else _default_reply(api, body)
+            reply = queue.popleft() if queue else _default_reply(body, self._defaults.get(api))
         if reply.delay:
             await asyncio.sleep(reply.delay)
         return reply, body if isinstance(body, dict) else {}, number
@@ -292,6 +309,11 @@ class FakeLLMServer:
         api = request.query_params.get("api")
         return JSONResponse([asdict(r) for r in self.requests(api)])
 
+    async def _set_default(self, request: Request) -> Response:
+        data = await request.json()
+        self.set_default(data.get("api", "openai"), data.get("reply", {}))
+        return JSONResponse({"ok": True})
+
     async def _reset(self, request: Request) -> Response:
         self.reset()
         return JSONResponse({"ok": True})
@@ -317,8 +339,11 @@ def _last_user_text(body: Any) -> str:
     return ""
 
 
-def _default_reply(api: str, body: Any) -> Reply:
-    return Reply(text=f"Fake answer to: {_last_user_text(body)[:80]}")
+def _default_reply(body: Any, template: Reply | None) -> Reply:
+    reply = dataclasses.replace(template) if template is not None else Reply()
+    if not reply.text and not reply.tool_calls:
+        reply.text = f"Fake answer to: {_last_user_text(body)[:80]}"
+    return reply
 
 
 def _arguments_text(call: dict[str, Any]) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from tests.models.helpers import FAST, agent
 
+from cadenza import RetryPolicy
+from cadenza.errors import ModelError
 from cadenza.models.openai import OpenAIModel
 from cadenza.types.events import RetryScheduled
 
@@ -64,3 +66,17 @@ async def test_standalone_server_is_scripted_over_http(server_process: str) -> N
 
     assert http("POST", f"{url}/_reset") == {"ok": True}
     assert http("GET", f"{url}/_requests") == []
+
+
+async def test_a_default_reply_applies_when_the_script_is_empty(server_process: str) -> None:
+    url = server_process
+    http("POST", f"{url}/_default", {"api": "openai", "reply": {"delay": 0.3}})
+    model = OpenAIModel("gpt-4.1-mini", base_url=f"{url}/v1", api_key="sk-test", timeout=0.1)
+
+    with pytest.raises(ModelError, match="timed out"):
+        await agent(model, retry=RetryPolicy(max_attempts=2, base_delay=0.01)).run("Hi")
+    assert len(http("GET", f"{url}/_requests")) == 2
+
+    http("POST", f"{url}/_default", {"api": "openai", "reply": {}})
+    result = await agent(model).run("Hello")
+    assert result.output == "Fake answer to: Hello"

@@ -103,11 +103,10 @@ class AnthropicModel:
             ]
         schema = request.output_schema
         if schema is not None:
-            if self.native_structured_output:
-                from anthropic import transform_schema
-
+            transform = _schema_transform() if self.native_structured_output else None
+            if transform is not None:
                 params["output_config"] = {
-                    "format": {"type": "json_schema", "schema": transform_schema(schema.json_schema)}
+                    "format": {"type": "json_schema", "schema": transform(schema.json_schema)}
                 }
             else:
                 instructions = (
@@ -141,9 +140,19 @@ class AnthropicModel:
             return anthropic.AsyncAnthropic(**options)
 
         client = pooled_client(key, build)
-        if client.api_key is None and client.auth_token is None and client.credentials is None:
+        credentials = (client.api_key, client.auth_token, getattr(client, "credentials", None))
+        if all(c is None for c in credentials):
             raise MissingCredentialsError(self.name, "ANTHROPIC_API_KEY")
         return client
+
+
+def _schema_transform() -> Any:
+    """The SDK's schema adapter for native structured output; ``None`` on SDKs without it."""
+    try:
+        from anthropic import transform_schema
+    except ImportError:  # an SDK from before structured outputs: the schema goes in the prompt
+        return None
+    return transform_schema
 
 
 def _warn_temperature_ignored(model: str) -> None:
