@@ -1,16 +1,41 @@
 """``offline``: a deterministic stand-in for an LLM, with no network.
 
 It is not an LLM and says so in every answer. It exists so that a first run, a demo, a test or
-a benchmark can exercise every pattern for real: it calls the tools whose names and descriptions
-fit the task, plans for a supervisor (one subtask per listed specialist), scores and critiques
-drafts for a critic (a draft scores higher for each piece of feedback it addressed), answers a
-judge, and fills any other JSON Schema with valid data. The same request always gets the same
-answer.
+a benchmark can exercise every pattern for real. The same request always gets the same answer;
+usage is estimated at four characters a token and costs nothing.
+
+What it does, by request:
+
+- **Tools offered, none called yet since the last user message**: it calls every tool whose name
+  or description shares a word with the task, with arguments that fit the tool's schema (an
+  arithmetic expression for ``expression``, the task's first paragraph for ``query``, ...).
+- **Structured output**: a ``Plan`` schema (``subtasks`` + ``done``) gets one subtask per
+  ``- name: description`` specialist line in the prompt, then ``done`` once "Results so far:"
+  appears; a ``Critique`` (``score`` + ``feedback``) scores the draft 0.6 plus 0.15 per
+  ``Revision`` line, at most 0.95 (so a reflective loop scores 0.6, 0.75, 0.9 by design); a
+  ``Verdict`` (``passed`` + ``feedback``) passes any non-empty output without "TODO"; any other
+  schema is filled with valid example data (bounds, lengths, formats, tuples honoured).
+- **Prose** otherwise, a few short lines::
+
+      [offline model: deterministic, not an LLM] <first line of the instructions>
+      Task: <the task, clipped>
+      Building on: <a one-line digest of the step's input, at most 300 characters>
+      Tool <name>: <output>                           (one per tool result)
+      Revision <n>: addressed: <feedback>             (when revising)
+
+  The digest shrinks earlier offline answers to their role and facts and merges their own
+  digests once, so nested flows never repeat "Building on: ... Building on: ...". When the
+  prompt has feedback to address, the draft in the input keeps its ``Revision`` lines and one is
+  added for the new feedback (once per distinct feedback); without feedback an answer starts
+  with none. ``Lessons:`` in the system prompt add ``Revision (lesson)`` lines.
+- ``max_tokens`` truncates the text (four characters a token) with ``finish_reason="length"``;
+  ``stream`` yields the same text word by word, then the final response.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -293,7 +318,11 @@ def _verdict(messages: list[Message]) -> dict[str, Any]:
 
 
 def _example(schema: dict[str, Any], defs: dict[str, Any], task: str) -> Any:
-    """Valid example data for a JSON Schema, with strings taken from the task."""
+    """Valid example data for a JSON Schema, with strings taken from the task.
+
+    Honours what pydantic puts in schemas: refs, unions, enums, bounds (inclusive or not),
+    lengths, item counts, tuples (``prefixItems``) and the common string formats.
+    """
     if "$ref" in schema:
         return _example(defs[schema["$ref"].rsplit("/", 1)[-1]], defs, task)
     for key in ("anyOf", "oneOf", "allOf"):
@@ -312,17 +341,62 @@ def _example(schema: dict[str, Any], defs: dict[str, Any], task: str) -> Any:
             name: _example(prop, defs, task) for name, prop in schema.get("properties", {}).items()
         }
     if kind == "array":
+        if "prefixItems" in schema:
+            return [_example(item, defs, task) for item in schema["prefixItems"]]
         count = max(int(schema.get("minItems", 1)), 1)
         return [_example(schema.get("items", {}), defs, task) for _ in range(count)]
-    if kind in {"number", "integer"}:
-        low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
-        high = schema.get("maximum", schema.get("exclusiveMaximum", low + 1))
-        value = (low + high) / 2
-        return int(value) if kind == "integer" else value
+    if kind == "integer":
+        return _integer_within(schema)
+    if kind == "number":
+        return _number_within(schema)
     if kind == "boolean":
         return True
     if kind == "null":
         return None
-    text = f"{task.split(chr(10), 1)[0][:120]}"
-    min_length = int(schema.get("minLength", 0))
-    return text.ljust(min_length, ".")
+    if schema.get("format") in _FORMAT_EXAMPLES:
+        return _FORMAT_EXAMPLES[schema["format"]]
+    text = task.split("\n", 1)[0][:120]
+    if "maxLength" in schema:
+        text = text[: int(schema["maxLength"])]
+    return text.ljust(int(schema.get("minLength", 0)), ".")
+
+
+_FORMAT_EXAMPLES = {
+    "date": "2024-01-01",
+    "date-time": "2024-01-01T00:00:00Z",
+    "time": "12:00:00",
+    "duration": "P1D",
+    "uuid": "00000000-0000-4000-8000-000000000000",
+    "email": "offline@example.com",
+    "uri": "https://example.com/",
+    "ipv4": "192.0.2.1",
+    "ipv6": "2001:db8::1",
+}
+
+
+def _number_within(schema: dict[str, Any]) -> float:
+    low = schema.get("minimum", schema.get("exclusiveMinimum"))
+    high = schema.get("maximum", schema.get("exclusiveMaximum"))
+    if low is not None and high is not None:
+        return float((low + high) / 2)
+    if low is not None:
+        return float(low + 1)
+    if high is not None:
+        return float(high - 1)
+    return 0.5
+
+
+def _integer_within(schema: dict[str, Any]) -> int:
+    low: float | None = schema.get("minimum")
+    if low is None and "exclusiveMinimum" in schema:
+        low = math.floor(schema["exclusiveMinimum"]) + 1
+    high: float | None = schema.get("maximum")
+    if high is None and "exclusiveMaximum" in schema:
+        high = math.ceil(schema["exclusiveMaximum"]) - 1
+    if low is not None and high is not None:
+        return math.ceil(low) + (math.floor(high) - math.ceil(low)) // 2
+    if low is not None:
+        return math.ceil(low)
+    if high is not None:
+        return min(math.floor(high), 1)
+    return 1
