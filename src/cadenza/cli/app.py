@@ -122,8 +122,18 @@ def run(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Use this model for every agent, e.g. offline.")] = None,
     json_output: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view; only the output.")] = False,
+    conversation: Annotated[
+        str | None, typer.Option("--conversation", help="Continue this conversation (a thread id).")
+    ] = None,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Do not store the run (it cannot be resumed).")
+    ] = False,
 ) -> None:
-    """Run a workflow file and show its steps live; the output goes to stdout."""
+    """Run a workflow file and show its steps live; the output goes to stdout.
+
+    The run is stored (``$CADENZA_DATABASE_URL`` or the SQLite file in the data directory): if it
+    is interrupted, ``cadenza runs resume ID`` continues it.
+    """
     from cadenza.cli.execute import RunOptions
     from cadenza.cli.render import outcome_document, print_json, print_output, print_summary
     from cadenza.workflows import load_workflow
@@ -141,7 +151,10 @@ def run(
                                "example_input in the workflow file", json_output)
         if workflow.budget_ignored and not json_output:
             console.print("[yellow]! this version has no budget support; the budget: section is ignored[/]")
-        outcome = run_outcome(workflow, task, RunOptions(live=not (json_output or quiet), console=console))
+        outcome = run_outcome(workflow, task, RunOptions(
+            live=not (json_output or quiet), console=console, durable=not no_store, conversation=conversation,
+            model=model,
+        ))
     if json_output:
         print_json(outcome_document(outcome, workflow.name))
     else:
@@ -196,6 +209,13 @@ def version() -> None:
     from cadenza import __version__
 
     print(f"cadenza {__version__} (Python {platform.python_version()})")
+
+
+from cadenza.cli.db import db_app  # noqa: E402 - sub-apps register after the commands above
+from cadenza.cli.runs import runs_app  # noqa: E402
+
+app.add_typer(runs_app, name="runs")
+app.add_typer(db_app, name="db")
 
 
 def main() -> Any:

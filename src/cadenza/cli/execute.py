@@ -26,6 +26,11 @@ class RunOptions:
     live: bool = True
     console: Console | None = None
     run_id: str | None = None
+    # Durable runs (cadenza.cli.runs.execute_durably): stored, journaled, resumable by id.
+    durable: bool = False
+    conversation: str | None = None
+    model: str | None = None
+    database_url: str | None = None
 
 
 @dataclass
@@ -60,8 +65,13 @@ async def execute_flow(flow: Workflow, task: str, options: RunOptions) -> RunOut
     try:
         if live is not None:
             live.start()
-        async for event in flow.stream(task, run_id=options.run_id):
-            tracker.add(event)
+        if options.durable:
+            from cadenza.cli.runs import execute_durably
+
+            await execute_durably(flow, task, options, tracker.add)
+        else:
+            async for event in flow.stream(task, run_id=options.run_id):
+                tracker.add(event)
     except asyncio.CancelledError:
         tracker.mark_cancelled()
     except Exception as exc:

@@ -44,6 +44,7 @@ async def run_durable(
     budget: Any = None,
     sinks: list[Sink] | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    streaming: bool = False,
 ) -> RunResult:
     """Run ``flow`` durably: stored, journaled, resumable after a crash, able to pause.
 
@@ -74,6 +75,7 @@ async def run_durable(
             sinks=sinks,
             lease_seconds=lease_seconds,
             conversation=conversation,
+            streaming=streaming,
         )
 
 
@@ -207,12 +209,21 @@ async def _execute(
     sinks: list[Sink] | None,
     lease_seconds: float,
     conversation: str | None,
+    streaming: bool = False,
 ) -> RunResult:
     """Drive one attempt of a run to its end and record how it ended."""
     task, state = task_from_dict(record.task)
     last_event = await store.next_event_seq(record.id) - 1 if record.attempt > 1 or entries else 0
     recorder = EventRecorder(store.writer, record.id, record.attempt, record.workflow, last_event)
-    run = RunState(record.id, task, flow.name, state=state, sinks=[recorder, *(sinks or ())], budget=budget)
+    run = RunState(
+        record.id,
+        task,
+        flow.name,
+        state=state,
+        sinks=[recorder, *(sinks or ())],
+        budget=budget,
+        streaming=streaming,
+    )
     run.journal = Journal(store.writer, record.id, record.attempt, entries)
     driver = asyncio.current_task()
     heartbeat = asyncio.create_task(_keep_lease(store, record, lease_seconds, driver))

@@ -65,7 +65,9 @@ audit_log = Table(
 workflow_versions = Table(
     "workflow_versions",
     metadata,
-    Column("workflow_id", Uuid(as_uuid=False), ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "workflow_id", Uuid(as_uuid=False), ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("spec", Json, nullable=False),
     Column("source", Text, nullable=False),

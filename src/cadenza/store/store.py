@@ -75,6 +75,15 @@ class Store:
             raise
         return store
 
+    @classmethod
+    def unchecked(cls, url: str | None = None) -> Store:
+        """A store whose schema is not checked (for ``cadenza db upgrade`` and ``status``)."""
+        url = url or default_database_url()
+        try:
+            return cls(create_engine(url), url)
+        except Exception as exc:
+            raise DatabaseUnavailableError(redact(url), _first_line(exc)) from None
+
     async def close(self) -> None:
         """Commit what is queued and release the connections."""
         try:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ class BatchWriter:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         self._journal: list[JournalRow] = []
-        self._events: list[dict[str, Any]] = []
+        self._events: list[Callable[[], dict[str, Any]]] = []
         self._usage: list[dict[str, Any]] = []
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -62,8 +63,8 @@ class BatchWriter:
         self._kick()
         return future
 
-    def write_event(self, row: dict[str, Any]) -> None:
-        """Queue an event row to be committed with the next batch."""
+    def write_event(self, row: Callable[[], dict[str, Any]]) -> None:
+        """Queue an event row (a callable building it, run at commit time) for the next batch."""
         self._events.append(row)
         self._kick()
 
@@ -105,7 +106,10 @@ class BatchWriter:
                 await self._commit_batch(journal, events, usage)
 
     async def _commit_batch(
-        self, journal: list[JournalRow], events: list[dict[str, Any]], usage: list[dict[str, Any]]
+        self,
+        journal: list[JournalRow],
+        events: list[Callable[[], dict[str, Any]]],
+        usage: list[dict[str, Any]],
     ) -> None:
         real = [row for row in journal if row.kind != "flush"]
         rejected: list[tuple[JournalRow, int | None]] = []
@@ -123,7 +127,7 @@ class BatchWriter:
                     if accepted:
                         await conn.execute(self._upsert(), [_journal_params(r) for r in accepted])
                 if events:
-                    await conn.execute(insert(run_events), events)
+                    await conn.execute(insert(run_events), [build() for build in events])
                 if usage:
                     await conn.execute(insert(usage_ledger), usage)
         except BaseException as exc:
