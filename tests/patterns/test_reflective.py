@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from _models import Log, prompt_of
 
-from cadenza import Agent, FunctionModel, Pipeline, Reflective
+from cadenza import Agent, FunctionModel, Parallel, Pipeline, Reflective, Supervisor
 from cadenza.errors import GateFailedError, WorkflowDefinitionError
 from cadenza.models.base import ModelRequest
 from cadenza.models.offline import LABEL, REVISION_MARK
@@ -148,3 +149,21 @@ def test_bad_definitions_name_the_reflective() -> None:
         Reflective("writer", critic=writer, name="r")  # type: ignore[arg-type]
     with pytest.raises(WorkflowDefinitionError, match="'r': the critic must be an Agent"):
         Reflective(writer, critic="critic", name="r")  # type: ignore[arg-type]
+
+
+def _offline_team(kind: str) -> Any:
+    a = Agent("a", instructions="Analyst A.", capabilities=["analysis"])
+    b = Agent("b", instructions="Analyst B.", capabilities=["research"])
+    if kind == "concat":
+        return Parallel([a, b])
+    if kind == "synthesiser":
+        return Parallel([a, b], merge=Agent("synth", instructions="You combine."))
+    return Supervisor(Agent("lead", instructions="You lead."), [a, b])
+
+
+@pytest.mark.parametrize("kind", ["concat", "synthesiser", "supervisor"])
+async def test_offline_reflective_over_any_pattern_improves(kind: str) -> None:
+    flow = Reflective(_offline_team(kind), critic=Agent("critic", instructions="You critique."))
+    result = await flow.run("Compare the EV markets of Norway and Spain")
+    assert result.step is not None
+    assert result.step.metadata["scores"] == [0.6, 0.75, 0.9]

@@ -187,9 +187,7 @@ def _prose(messages: list[Message]) -> str:
     feedback = _clip(" ".join(_section(rest, "Feedback to address").split()), 200)
     # Revising (there is feedback): the draft in the input keeps its revisions. A fresh answer
     # that merely builds on another loop's output starts with none, so its critic starts at 0.6.
-    revisions = (
-        [ln.strip() for ln in input_text.splitlines() if ln.startswith(REVISION_MARK)] if feedback else []
-    )
+    revisions = _revisions_in(input_text) if feedback else []
     lessons = _section(_system(messages), "Lessons")
     revisions += [f"{REVISION_MARK}(lesson): {lesson}" for lesson in lessons.splitlines() if lesson.strip()]
     if feedback and not any(ln.endswith(f"addressed: {feedback}") for ln in revisions):
@@ -197,6 +195,19 @@ def _prose(messages: list[Message]) -> str:
         revisions.append(f"{REVISION_MARK}{len(revisions) + 1}: addressed: {feedback}")
     lines.extend(dict.fromkeys(revisions))
     return "\n".join(lines)
+
+
+def _revisions_in(text: str) -> list[str]:
+    """The ``Revision`` lines of a draft, also inside the values of a JSON object (a dict merge)."""
+    lines = text.splitlines()
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            lines = [ln for value in data.values() if isinstance(value, str) for ln in value.splitlines()]
+    return [ln.strip() for ln in lines if ln.startswith(REVISION_MARK)]
 
 
 def _role(messages: list[Message]) -> str:

@@ -124,7 +124,8 @@ class Parallel(Step):
         merge = self.merge
         if isinstance(merge, Step):
             data = {name: output for name, output in outputs}
-            result = await ctx.call(merge, StepInput(input.task, data), f"merge:{merge.name}")
+            # The synthesiser sees feedback given to this step (by an outer gate or critic) too.
+            result = await ctx.call(merge, StepInput(input.task, data, input.feedback), f"merge:{merge.name}")
             return result.output
         if callable(merge):
             merged = merge([output for _, output in outputs])

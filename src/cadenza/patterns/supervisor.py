@@ -163,7 +163,7 @@ class Supervisor(Step):
     ) -> None:
         inputs = {dep: results[dep][2] for dep in sub.depends_on if dep in results}
         task = Task(sub.description, context=input.task.context)
-        step_input = StepInput(task, inputs or input.data)
+        step_input = StepInput(task, inputs or input.data, input.feedback)
         result = await ctx.call(specialist, step_input, f"{turn}.{sub.id}:{specialist.name}")
         results[sub.id] = (sub, specialist.name, result.output)
 
