@@ -236,3 +236,11 @@ class SearchError(ToolError):
         self.backend = backend
         self.status = status
         super().__init__("web_search", f"{backend}: {detail}")
+
+
+class DocumentError(ToolError):
+    """A document cannot be read: missing, unsupported type, corrupt, or outside the allowed folders."""
+
+    def __init__(self, document: str, detail: str) -> None:
+        self.document = document
+        super().__init__("read_document", f"{document}: {detail}")

@@ -13,6 +13,7 @@ _BUILTINS = {
     "calculate": "cadenza.tools.calculate",
     "fetch_url": "cadenza.tools.fetch",
     "web_search": "cadenza.tools.search",
+    "read_document": "cadenza.tools.documents",
 }
 
 __all__ = ["Tool", "as_tool", "tool", *_BUILTINS]

@@ -36,7 +36,14 @@ def extract_html(html: str | bytes, url: str | None = None, *, feature: str = "H
     page is too small or unusual for main-content detection."""
     trafilatura = _trafilatura(feature)
     document = trafilatura.bare_extraction(
-        html, url=url, include_comments=False, include_tables=True, favor_recall=True, with_metadata=True
+        html,
+        url=url,
+        include_comments=False,
+        include_tables=True,
+        favor_recall=True,
+        with_metadata=True,
+        # only dates the page states in its markup, not years guessed from the text
+        date_extraction_params={"extensive_search": False, "original_date": True},
     )
     text = (getattr(document, "text", None) or "").strip() if document is not None else ""
     if not text:
