@@ -5,7 +5,9 @@ from __future__ import annotations
 from cadenza import tool
 
 _ORDERS = {"1042": {"status": "delivered", "carrier": "PostNL", "items": ["espresso machine"]}}
-_CHARGES = {"1042": [{"amount_eur": 249.0, "date": "2025-03-02"}, {"amount_eur": 249.0, "date": "2025-03-02"}]}
+_CHARGES = {
+    "1042": [{"amount_eur": 249.0, "date": "2025-03-02"}, {"amount_eur": 249.0, "date": "2025-03-02"}]
+}
 
 
 def _order_id(text: str) -> str:

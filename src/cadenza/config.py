@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -104,7 +109,7 @@ def get_settings() -> Settings:
     from cadenza.errors import ConfigurationError
 
     try:
-        return Settings()
+        return Settings()  # type: ignore[call-arg]  # values come from the environment
     except ValidationError as exc:
         problems = "; ".join(
             f"CADENZA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()

@@ -77,19 +77,24 @@ def test_unknown_key_lists_the_known_ones() -> None:
 
 
 def test_wrong_type() -> None:
-    problems = problems_of(BASE + "workflow:\n  reflective: {agent: writer, critic: editor, max_rounds: many}\n")
+    problems = problems_of(
+        BASE + "workflow:\n  reflective: {agent: writer, critic: editor, max_rounds: many}\n"
+    )
     p = one(problems, "workflow.reflective.max_rounds")
     assert (p.line, p.column) == (6, 59)
     assert "integer" in p.message and p.value == "'many'"
 
 
 def test_cycle_between_named_steps() -> None:
-    problems = problems_of(BASE + """\
+    problems = problems_of(
+        BASE
+        + """\
 steps:
   draft: {pipeline: {stages: [writer, review]}}
   review: {parallel: {branches: [editor, draft]}}
 workflow: draft
-""")
+"""
+    )
     p = one(problems, "steps.review.parallel.branches[1]")
     assert p.line == 7
     assert "cycle" in p.message and "draft -> review -> draft" in p.message
@@ -103,12 +108,16 @@ def test_empty_branch_list() -> None:
 
 
 def test_bad_env_var_references() -> None:
-    problems = problems_of(BASE + """\
+    problems = problems_of(
+        BASE
+        + """\
 workflow:
   pipeline:
     name: "${CADENZA_TEST_UNSET_VAR}"
     stages: ["${1BAD}", writer]
-""", environ={})
+""",
+        environ={},
+    )
     unset = one(problems, "workflow.pipeline.name")
     assert unset.line == 7 and "CADENZA_TEST_UNSET_VAR is not set" in unset.message
     bad = one(problems, "workflow.pipeline.stages[0]")
@@ -161,48 +170,60 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_role_that_needs_an_agent_rejects_a_step() -> None:
-    problems = problems_of(BASE + """\
+    problems = problems_of(
+        BASE
+        + """\
 steps:
   team: {parallel: {branches: [writer, editor]}}
 workflow:
   supervisor: {supervisor: team, specialists: [writer]}
-""")
+"""
+    )
     p = one(problems, "workflow.supervisor.supervisor")
     assert "'team' is a step, but a supervisor must be an agent" in p.message
 
 
 def test_gate_for_unknown_stage() -> None:
-    problems = problems_of(BASE + """\
+    problems = problems_of(
+        BASE
+        + """\
 workflow:
   pipeline:
     stages: [writer, editor]
     gates:
       editr: {min_length: 10}
-""")
+"""
+    )
     p = one(problems, "workflow.pipeline.gates.editr")
     assert p.line == 9 and "unknown stage 'editr'" in p.message and "did you mean 'editor'" in p.message
 
 
 def test_not_a_gate() -> None:
-    problems = problems_of(BASE + """\
+    problems = problems_of(
+        BASE
+        + """\
 workflow:
   pipeline:
     stages: [writer]
     gates:
       writer: {length: 10}
-""")
+"""
+    )
     p = one(problems, "workflow.pipeline.gates.writer")
     assert "not a gate" in p.message and p.expected and "judge" in p.expected
 
 
 def test_bad_python_import() -> None:
-    problems = problems_of(BASE + """\
+    problems = problems_of(
+        BASE
+        + """\
 workflow:
   pipeline:
     stages: [writer]
     gates:
       writer: {python: "no_such_module_xyz:check"}
-""")
+"""
+    )
     p = one(problems, "workflow.pipeline.gates.writer.python")
     assert "no module named 'no_such_module_xyz'" in p.message
 
@@ -229,8 +250,10 @@ def test_missing_file() -> None:
 
 
 def test_secret_values_never_appear_in_errors() -> None:
-    problems = problems_of(BASE + "workflow:\n  parallel: {branches: [writer], max_concurrency: \"${SECRET_N}\"}\n",
-                           environ={"SECRET_N": "hunter2"})
+    problems = problems_of(
+        BASE + 'workflow:\n  parallel: {branches: [writer], max_concurrency: "${SECRET_N}"}\n',
+        environ={"SECRET_N": "hunter2"},
+    )
     p = one(problems, "workflow.parallel.max_concurrency")
     assert p.value == "${SECRET_N}"
     assert all("hunter2" not in str(q) for q in problems)

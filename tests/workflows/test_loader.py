@@ -117,12 +117,15 @@ async def test_output_schema_becomes_a_validated_model() -> None:
 
 
 async def test_env_references_resolve_and_dump_shows_the_reference() -> None:
-    flow = load("""\
+    flow = load(
+        """\
         name: t
         agents:
           a: {instructions: "Key is ${MY_SECRET}. Region ${REGION:-eu}."}
         workflow: a
-        """, environ={"MY_SECRET": "hunter2"})
+        """,
+        environ={"MY_SECRET": "hunter2"},
+    )
     assert flow.step.instructions == "Key is hunter2. Region eu."
     dumped = flow.dump()
     assert dumped["agents"]["a"]["instructions"] == "Key is ${MY_SECRET}. Region ${REGION:-eu}."
@@ -136,11 +139,16 @@ def test_dollar_escape_is_literal() -> None:
 
 async def test_json_files_load_too(tmp_path: Path) -> None:
     file = tmp_path / "flow.json"
-    file.write_text(json.dumps({
-        "name": "json-flow",
-        "agents": {"a": {"instructions": "A."}, "b": {"instructions": "B."}},
-        "workflow": {"parallel": {"branches": ["a", "b"], "merge": "vote"}},
-    }, indent=2))
+    file.write_text(
+        json.dumps(
+            {
+                "name": "json-flow",
+                "agents": {"a": {"instructions": "A."}, "b": {"instructions": "B."}},
+                "workflow": {"parallel": {"branches": ["a", "b"], "merge": "vote"}},
+            },
+            indent=2,
+        )
+    )
     flow = load_workflow(file)
     assert (await flow.run("hello")).status == "succeeded"
     broken = tmp_path / "broken.json"
@@ -151,11 +159,13 @@ async def test_json_files_load_too(tmp_path: Path) -> None:
 
 
 async def test_tools_declared_in_the_file_and_registered_tools(tmp_path: Path) -> None:
-    (tmp_path / "weather_tools.py").write_text(textwrap.dedent("""\
+    (tmp_path / "weather_tools.py").write_text(
+        textwrap.dedent("""\
         def weather_forecast(city: str) -> str:
             '''Get the weather forecast for a city.'''
             return f"sunny in {city}"
-        """))
+        """)
+    )
 
     @tool
     def currency_rates(currency: str) -> str:
@@ -164,14 +174,16 @@ async def test_tools_declared_in_the_file_and_registered_tools(tmp_path: Path) -
 
     register_tool(currency_rates)
     try:
-        (tmp_path / "flow.yaml").write_text(textwrap.dedent("""\
+        (tmp_path / "flow.yaml").write_text(
+            textwrap.dedent("""\
             name: t
             tools:
               forecast: weather_tools.py:weather_forecast
             agents:
               a: {instructions: Travel agent., tools: [forecast, currency_rates]}
             workflow: a
-            """))
+            """)
+        )
         flow = load_workflow(tmp_path / "flow.yaml")
         assert set(flow.step.tools) == {"forecast", "currency_rates"}
         result = await flow.run("What is the weather forecast in Lisbon, and currency rates?")
@@ -182,7 +194,8 @@ async def test_tools_declared_in_the_file_and_registered_tools(tmp_path: Path) -
 
 async def test_gates_of_every_kind(tmp_path: Path) -> None:
     (tmp_path / "checks.py").write_text("def never(output):\n    return 'needs more cowbell'\n")
-    (tmp_path / "flow.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "flow.yaml").write_text(
+        textwrap.dedent("""\
         name: t
         agents:
           a: {instructions: Writer.}
@@ -197,7 +210,8 @@ async def test_gates_of_every_kind(tmp_path: Path) -> None:
                   criteria: Complete.
                 - python: checks.py:never
             max_gate_retries: 1
-        """))
+        """)
+    )
     flow = load_workflow(tmp_path / "flow.yaml")
     with pytest.raises(GateFailedError) as info:
         await flow.run("x")
@@ -222,14 +236,16 @@ async def test_schema_gate_from_json_schema() -> None:
 
 async def test_merge_with_an_agent_and_python(tmp_path: Path) -> None:
     (tmp_path / "merges.py").write_text("def longest(outputs):\n    return max(outputs, key=len)\n")
-    (tmp_path / "flow.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "flow.yaml").write_text(
+        textwrap.dedent("""\
         name: t
         agents: {a: {instructions: A.}, bb: {instructions: B is longer.}, synth: {instructions: Synth.}}
         steps:
           by_agent: {parallel: {branches: [a, bb], merge: {agent: synth}}}
           by_python: {parallel: {branches: [a, bb], merge: {python: "merges.py:longest"}}}
         workflow: {pipeline: {stages: [by_agent, by_python]}}
-        """))
+        """)
+    )
     flow = load_workflow(tmp_path / "flow.yaml")
     result = await flow.run("x")
     assert "B is longer." in result.output
@@ -248,8 +264,11 @@ class Repeat(Step):
         times = options.get("times", 2)
         if not isinstance(times, int) or times < 1:
             build.problem("times must be a positive integer", "times", expected="1 or more")
-        return cls(build.step(options.get("step"), "step"), times if isinstance(times, int) else 1,
-                   options.get("name", "repeat"))
+        return cls(
+            build.step(options.get("step"), "step"),
+            times if isinstance(times, int) else 1,
+            options.get("name", "repeat"),
+        )
 
     async def invoke(self, ctx: StepContext, input: StepInput) -> StepResult:
         data = input.data

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from cadenza.cli.execute import RunOutcome, RunOptions
+    from cadenza.cli.execute import RunOptions, RunOutcome
     from cadenza.workflows.workflow import Workflow
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -51,7 +51,9 @@ def user_errors(console: Console, as_json: bool = False) -> Iterator[None]:
 
         code = EXIT_USAGE if isinstance(exc, ConfigurationError) else EXIT_FAILED
         if as_json:
-            print_json({"status": "invalid" if code == EXIT_USAGE else "failed", "error": error_document(exc)})
+            print_json(
+                {"status": "invalid" if code == EXIT_USAGE else "failed", "error": error_document(exc)}
+            )
         else:
             print_error(console, exc)
         raise typer.Exit(code) from None
@@ -117,9 +119,15 @@ def run_outcome(flow: Workflow, task: str, options: RunOptions) -> RunOutcome:
 @app.command()
 def run(
     flow: FlowArg,
-    input: Annotated[str | None, typer.Option("--input", "-i", help="The task text ('-' reads stdin).")] = None,
-    file: Annotated[str | None, typer.Option("--file", "-f", help="Read the task from a file ('-' is stdin).")] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Use this model for every agent, e.g. offline.")] = None,
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="The task text ('-' reads stdin).")
+    ] = None,
+    file: Annotated[
+        str | None, typer.Option("--file", "-f", help="Read the task from a file ('-' is stdin).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Use this model for every agent, e.g. offline.")
+    ] = None,
     json_output: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view; only the output.")] = False,
     conversation: Annotated[
@@ -147,14 +155,25 @@ def run(
         except ValueError as exc:
             raise _usage_error(console, str(exc), json_output) from None
         if not task or not task.strip():
-            raise _usage_error(console, "no input: give -i TEXT, -f FILE, pipe it on stdin, or set "
-                               "example_input in the workflow file", json_output)
+            raise _usage_error(
+                console,
+                "no input: give -i TEXT, -f FILE, pipe it on stdin, or set "
+                "example_input in the workflow file",
+                json_output,
+            )
         if workflow.budget_ignored and not json_output:
             console.print("[yellow]! this version has no budget support; the budget: section is ignored[/]")
-        outcome = run_outcome(workflow, task, RunOptions(
-            live=not (json_output or quiet), console=console, durable=not no_store, conversation=conversation,
-            model=model,
-        ))
+        outcome = run_outcome(
+            workflow,
+            task,
+            RunOptions(
+                live=not (json_output or quiet),
+                console=console,
+                durable=not no_store,
+                conversation=conversation,
+                model=model,
+            ),
+        )
     if json_output:
         print_json(outcome_document(outcome, workflow.name))
     else:
@@ -220,20 +239,21 @@ app.add_typer(db_app, name="db")
 
 def main() -> Any:
     """The console-script entry point: no tracebacks for users (set CADENZA_DEBUG=1 to see them)."""
-    import click
-
     try:
         code = app(standalone_mode=False)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         sys.exit(EXIT_CANCELLED)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
     except Exception as exc:
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):  # a usage error of Typer's (vendored) click
+            show()
+            sys.exit(exit_code)
         if os.environ.get("CADENZA_DEBUG"):
             raise
-        _stderr().print(f"[bold red]✗ internal error: {type(exc).__name__}: {exc}[/]\n"
-                        "  This is a bug in Cadenza; set CADENZA_DEBUG=1 to see the traceback and report it.")
+        _stderr().print(
+            f"[bold red]✗ internal error: {type(exc).__name__}: {exc}[/]\n"
+            "  This is a bug in Cadenza; set CADENZA_DEBUG=1 to see the traceback and report it."
+        )
         sys.exit(EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 

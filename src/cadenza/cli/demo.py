@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from cadenza.cli.execute import RunOptions, RunOutcome
+from cadenza.cli.execute import RunOptions
 from cadenza.cli.view import RunTracker, StepState
 
 DEMO_INPUT = "Electric cargo bikes for urban delivery in Europe"
@@ -40,15 +40,23 @@ def run_demo(console: Console, as_json: bool) -> None:
     with user_errors(console, as_json):
         workflow = load_workflow(file, model_override="offline")
     if not as_json:
-        console.print(Panel.fit(
-            Text.assemble(
-                ("Cadenza demo: ", "bold"), "a market-analysis report by a team of agents\n",
-                ("workflow ", "dim"), (str(_shown(file)), "cyan"), "\n",
-                ("task     ", "dim"), (DEMO_INPUT, "bold"), "\n",
-                ("model    ", "dim"), "offline (deterministic stand-in, not an LLM: no key, no network)",
-            ),
-            border_style="blue",
-        ))
+        console.print(
+            Panel.fit(
+                Text.assemble(
+                    ("Cadenza demo: ", "bold"),
+                    "a market-analysis report by a team of agents\n",
+                    ("workflow ", "dim"),
+                    (str(_shown(file)), "cyan"),
+                    "\n",
+                    ("task     ", "dim"),
+                    (DEMO_INPUT, "bold"),
+                    "\n",
+                    ("model    ", "dim"),
+                    "offline (deterministic stand-in, not an LLM: no key, no network)",
+                ),
+                border_style="blue",
+            )
+        )
     outcome = run_outcome(workflow, DEMO_INPUT, RunOptions(live=not as_json, console=console))
     if as_json:
         print_json(outcome_document(outcome, workflow.name))
@@ -59,8 +67,13 @@ def run_demo(console: Console, as_json: bool) -> None:
         print_summary(console, outcome)
         raise typer.Exit(outcome.exit_code)
     report = str(outcome.tracker.output)
-    console.print(Panel(report[:1500] + ("\n…" if len(report) > 1500 else ""),
-                        title="final report (offline model)", border_style="green"))
+    console.print(
+        Panel(
+            report[:1500] + ("\n…" if len(report) > 1500 else ""),
+            title="final report (offline model)",
+            border_style="green",
+        )
+    )
     console.print(Panel(explain(outcome.tracker, file), title="what you just saw", border_style="blue"))
 
 
@@ -93,7 +106,7 @@ def explain(tracker: RunTracker, file: Path) -> Text:
     shown = _shown(file)
     out.append("\nTry next\n", style="bold")
     out.append(f"  cadenza validate {shown}\n", style="cyan")
-    out.append(f"  cadenza run {shown} -i \"Plant-based milk in Japan\"\n", style="cyan")
+    out.append(f'  cadenza run {shown} -i "Plant-based milk in Japan"\n', style="cyan")
     out.append(f"  cadenza run {shown} --model openai:gpt-4.1-mini   ", style="cyan")
     out.append("(set OPENAI_API_KEY)\n", style="dim")
     out.append("  cadenza run examples/reflective_press_release.yaml --json\n", style="cyan")
@@ -115,10 +128,12 @@ def _supervisor(tracker: RunTracker, step: StepState) -> Text:
         if match:
             subtasks.append(match.group("name"))
     text = Text("Supervisor  ", style="bold")
-    text.append(f"'{step.name}': the lead planned {len(subtasks)} subtask(s) for "
-                f"{', '.join(dict.fromkeys(subtasks)) or 'no one'} in {plans} planning turn(s); "
-                "independent subtasks ran concurrently, each researcher called its own data tool, "
-                "then the lead merged the findings.\n")
+    text.append(
+        f"'{step.name}': the lead planned {len(subtasks)} subtask(s) for "
+        f"{', '.join(dict.fromkeys(subtasks)) or 'no one'} in {plans} planning turn(s); "
+        "independent subtasks ran concurrently, each researcher called its own data tool, "
+        "then the lead merged the findings.\n"
+    )
     return text
 
 
@@ -126,20 +141,26 @@ def _parallel(tracker: RunTracker, step: StepState) -> Text:
     branches = [c.name for c in _children(tracker, step)]
     slowest = max((c.duration or 0 for c in _children(tracker, step)), default=0)
     text = Text("Parallel    ", style="bold")
-    text.append(f"'{step.name}': {len(branches)} analysts ({', '.join(branches)}) worked on the same "
-                f"input at the same time (the stage took {step.duration or 0:.3f} s, its slowest branch "
-                f"{slowest:.3f} s); their answers were merged, one of them as validated JSON.\n")
+    text.append(
+        f"'{step.name}': {len(branches)} analysts ({', '.join(branches)}) worked on the same "
+        f"input at the same time (the stage took {step.duration or 0:.3f} s, its slowest branch "
+        f"{slowest:.3f} s); their answers were merged, one of them as validated JSON.\n"
+    )
     return text
 
 
 def _reflective(tracker: RunTracker, step: StepState) -> Text:
-    verdicts = [g for g in tracker.gates if g.path.startswith(step.path + "/") and g.gate.startswith("critic:")]
+    verdicts = [
+        g for g in tracker.gates if g.path.startswith(step.path + "/") and g.gate.startswith("critic:")
+    ]
     rounds = len(verdicts)
     passed = any(g.passed for g in verdicts)
     text = Text("Reflective  ", style="bold")
-    text.append(f"'{step.name}': the writer drafted, the critic scored it and sent feedback; "
-                f"{rounds} round(s) until the draft {'passed' if passed else 'ran out of rounds'}. "
-                "The best draft is kept, not just the last.\n")
+    text.append(
+        f"'{step.name}': the writer drafted, the critic scored it and sent feedback; "
+        f"{rounds} round(s) until the draft {'passed' if passed else 'ran out of rounds'}. "
+        "The best draft is kept, not just the last.\n"
+    )
     return text
 
 
@@ -152,7 +173,9 @@ def _gates(tracker: RunTracker) -> Text:
     text.append(f"{len(stage_gates)} gate check(s) between stages")
     if failed:
         first = failed[0]
-        text.append(f"; '{first.gate}' failed on attempt {first.attempt} ({first.feedback}), so that stage "
-                    "re-ran with the feedback and passed")
+        text.append(
+            f"; '{first.gate}' failed on attempt {first.attempt} ({first.feedback}), so that stage "
+            "re-ran with the feedback and passed"
+        )
     text.append(". A stage that keeps failing rolls the state back and stops the run with the reason.\n")
     return text

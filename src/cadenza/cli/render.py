@@ -36,7 +36,8 @@ def jsonable(value: Any) -> Any:
 def error_fields(error: BaseException) -> dict[str, Any]:
     """The structured facts a Cadenza error carries (file, line, model, path, status, ...)."""
     fields = {
-        k: jsonable(v) for k, v in vars(error).items()
+        k: jsonable(v)
+        for k, v in vars(error).items()
         if not k.startswith("_") and k not in _HIDDEN_FIELDS and v is not None
     }
     problems = getattr(error, "problems", None)
@@ -70,9 +71,13 @@ def outcome_document(outcome: RunOutcome, workflow: str) -> dict[str, Any]:
         "error": error,
         "steps": [
             {
-                "path": s.path, "name": s.name, "kind": s.kind, "status": s.status,
+                "path": s.path,
+                "name": s.name,
+                "kind": s.kind,
+                "status": s.status,
                 "duration_s": round(s.duration, 6) if s.duration is not None else None,
-                "tokens": s.tokens, "cost_usd": str(s.cost),
+                "tokens": s.tokens,
+                "cost_usd": str(s.cost),
             }
             for s in t.steps.values()
         ],
@@ -111,8 +116,12 @@ def print_error(console: Console, error: BaseException) -> None:
     problems = getattr(error, "problems", None)
     if problems:
         count = len(problems)
-        console.print(Text(f"✗ {getattr(error, 'file', '')}: {count} problem{'s' if count != 1 else ''}",
-                           style="bold red"))
+        console.print(
+            Text(
+                f"✗ {getattr(error, 'file', '')}: {count} problem{'s' if count != 1 else ''}",
+                style="bold red",
+            )
+        )
         for p in problems:
             text = Text(f"  {p.file}:{p.line}:{p.column} ", style="cyan")
             text.append(p.key or "(top level)", style="bold")
@@ -121,9 +130,9 @@ def print_error(console: Console, error: BaseException) -> None:
                 text.append(f" (got {p.value})", style="yellow")
             if p.expected:
                 text.append(f"\n      expected {p.expected}", style="dim")
-            console.print(text)
+            console.print(text, soft_wrap=True)
         return
-    console.print(Text.assemble((f"✗ {type(error).__name__}: ", "bold red"), str(error)))
+    console.print(Text.assemble((f"✗ {type(error).__name__}: ", "bold red"), str(error)), soft_wrap=True)
     for key, value in error_fields(error).items():
         if key not in ("detail",):
-            console.print(Text(f"  {key}: {value}", style="dim"))
+            console.print(Text(f"  {key}: {value}", style="dim"), soft_wrap=True)

@@ -31,8 +31,12 @@ from cadenza.types.events import (
 )
 from cadenza.types.usage import Usage
 
-_ICONS = {"running": ("●", "yellow"), "succeeded": ("✓", "green"), "failed": ("✗", "red"),
-          "cancelled": ("■", "magenta")}
+_ICONS = {
+    "running": ("●", "yellow"),
+    "succeeded": ("✓", "green"),
+    "failed": ("✗", "red"),
+    "cancelled": ("■", "magenta"),
+}
 
 
 @dataclass
@@ -97,8 +101,13 @@ class RunTracker:
             self.gates.append(event)
             self._gate(event)
         elif isinstance(event, RetryScheduled):
-            self._note(event.path, Text(f"↻ retry {event.attempt} of {event.model} in {event.delay:.1f} s: "
-                                        f"{event.reason[:80]}", style="yellow"))
+            self._note(
+                event.path,
+                Text(
+                    f"↻ retry {event.attempt} of {event.model} in {event.delay:.1f} s: {event.reason[:80]}",
+                    style="yellow",
+                ),
+            )
         elif isinstance(event, FallbackUsed):
             self._note(event.path, Text(f"⇢ fallback {event.from_model} → {event.to_model}", style="yellow"))
         elif isinstance(event, RunFinished):

@@ -39,8 +39,12 @@ def register_tool(
             if resolved.name != name:
                 fn = resolved.fn
                 resolved = Tool(
-                    fn, name=name, description=resolved.description, idempotent=resolved.idempotent,
-                    timeout=resolved.timeout, max_output_chars=resolved.max_output_chars,
+                    fn,
+                    name=name,
+                    description=resolved.description,
+                    idempotent=resolved.idempotent,
+                    timeout=resolved.timeout,
+                    max_output_chars=resolved.max_output_chars,
                 )
             return _add(resolved)
 

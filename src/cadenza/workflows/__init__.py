@@ -1,8 +1,8 @@
 """Workflow files: YAML or JSON declaring agents and a tree of patterns, loaded into Steps.
 
-    from cadenza.workflows import load_workflow
-    flow = load_workflow("examples/market_analysis/workflow.yaml", model_override="offline")
-    result = await flow.run("Electric bikes in Europe")
+from cadenza.workflows import load_workflow
+flow = load_workflow("examples/market_analysis/workflow.yaml", model_override="offline")
+result = await flow.run("Electric bikes in Europe")
 """
 
 from cadenza.workflows.errors import Problem, WorkflowFileError

@@ -34,7 +34,9 @@ from cadenza.workflows.source import Source
 from cadenza.workflows.workflow import Workflow
 
 
-def build(spec: s.WorkflowSpec, source: Source, base_dir: Path, *, model_override: str | None = None) -> Workflow:
+def build(
+    spec: s.WorkflowSpec, source: Source, base_dir: Path, *, model_override: str | None = None
+) -> Workflow:
     """The runnable workflow for ``spec``; problems are added to ``source.problems``."""
     return _Builder(spec, source, base_dir, model_override).build()
 
@@ -52,7 +54,9 @@ class _Broken(Step):
 
 
 class _Builder:
-    def __init__(self, spec: s.WorkflowSpec, source: Source, base_dir: Path, model_override: str | None) -> None:
+    def __init__(
+        self, spec: s.WorkflowSpec, source: Source, base_dir: Path, model_override: str | None
+    ) -> None:
         self.spec = spec
         self.source = source
         self.base_dir = base_dir
@@ -78,8 +82,13 @@ class _Builder:
         self._declared_tools()
         for name in self.spec.steps:
             if name in self.spec.agents:
-                self._add(("steps", name), f"{name!r} is both an agent and a step", at_key=True,
-                          show_value=False, expected="agents and steps to have different names")
+                self._add(
+                    ("steps", name),
+                    f"{name!r} is both an agent and a step",
+                    at_key=True,
+                    show_value=False,
+                    expected="agents and steps to have different names",
+                )
         self._check_providers(self.spec.defaults.model, ("defaults", "model"))
         for name in self.spec.agents:
             self._agent(name)
@@ -94,8 +103,12 @@ class _Builder:
             try:
                 import_module(target, self.base_dir)
             except ImportProblem as exc:
-                self._add(("imports", index), f"cannot import: {exc}", value=target,
-                          expected="an importable module or a .py file next to the workflow")
+                self._add(
+                    ("imports", index),
+                    f"cannot import: {exc}",
+                    value=target,
+                    expected="an importable module or a .py file next to the workflow",
+                )
 
     def _declared_tools(self) -> None:
         from cadenza.workflows.loader import BROKEN_TOOL
@@ -110,9 +123,14 @@ class _Builder:
             try:
                 found = as_tool(obj)
                 if found.name != name:
-                    found = Tool(found.fn, name=name, description=found.description,
-                                 idempotent=found.idempotent, timeout=found.timeout,
-                                 max_output_chars=found.max_output_chars)
+                    found = Tool(
+                        found.fn,
+                        name=name,
+                        description=found.description,
+                        idempotent=found.idempotent,
+                        timeout=found.timeout,
+                        max_output_chars=found.max_output_chars,
+                    )
             except (CadenzaError, TypeError, ValueError) as exc:
                 self._add(("tools", name), f"not a usable tool: {exc}", value=target)
                 continue
@@ -149,7 +167,9 @@ class _Builder:
         defaults = self.spec.defaults
         known = self._check_providers(spec.model, (*path, "model"))
         known = self._check_providers(defaults.model, ("defaults", "model"), report=False) and known
-        models = self.model_override or (spec.model or defaults.model or _default_model() if known else "offline")
+        models = self.model_override or (
+            spec.model or defaults.model or _default_model() if known else "offline"
+        )
         tools = [t for i, t_name in enumerate(spec.tools) if (t := self._tool(t_name, (*path, "tools", i)))]
         output_type = self._output_type(spec.output_schema, (*path, "output_schema"), name)
         retry = spec.retry or defaults.retry
@@ -187,8 +207,12 @@ class _Builder:
                 ok = False
                 where = path if isinstance(model, str) else (*path, index)
                 if report:
-                    self._add(where, f"unknown model provider in {name!r}", value=name,
-                              expected=f"'provider:name' with provider one of {', '.join(known)}, or 'offline'")
+                    self._add(
+                        where,
+                        f"unknown model provider in {name!r}",
+                        value=name,
+                        expected=f"'provider:name' with provider one of {', '.join(known)}, or 'offline'",
+                    )
         return ok
 
     def _tool(self, name: str, path: DataPath) -> Tool[Any, Any] | None:
@@ -202,8 +226,12 @@ class _Builder:
             return get_tool(name)
         except KeyError:
             known = sorted({*self.tools, *tool_names()})
-            self._add(path, f"unknown tool {name!r}{_did_you_mean(name, known)}", show_value=False,
-                      expected=f"a tool declared under 'tools:' or registered: {', '.join(known) or 'none'}")
+            self._add(
+                path,
+                f"unknown tool {name!r}{_did_you_mean(name, known)}",
+                show_value=False,
+                expected=f"a tool declared under 'tools:' or registered: {', '.join(known) or 'none'}",
+            )
             return None
 
     def _output_type(self, schema: dict[str, Any] | str | None, path: DataPath, name: str) -> Any:
@@ -227,21 +255,30 @@ class _Builder:
         if name in self.spec.agents:
             return self._agent(name)
         if name in self.spec.steps:
-            self._add(path, f"{name!r} is a step, but {role} must be an agent", value=name,
-                      expected=f"one of the agents: {', '.join(self.spec.agents)}")
+            self._add(
+                path,
+                f"{name!r} is a step, but {role} must be an agent",
+                value=name,
+                expected=f"one of the agents: {', '.join(self.spec.agents)}",
+            )
             return None
         known = list(self.spec.agents)
-        self._add(path, f"unknown agent {name!r}{_did_you_mean(name, known)}", value=name,
-                  expected=f"one of the agents: {', '.join(known) or '(none declared)'}")
+        self._add(
+            path,
+            f"unknown agent {name!r}{_did_you_mean(name, known)}",
+            value=name,
+            expected=f"one of the agents: {', '.join(known) or '(none declared)'}",
+        )
         return None
 
     # -- steps ---------------------------------------------------------------------------------
 
     def _named_step(self, name: str, ref_path: DataPath) -> Step | None:
         if name in self.building:
-            cycle = " -> ".join([*self.building[self.building.index(name):], name])
-            self._add(ref_path, f"cycle: step {cycle}", value=name,
-                      expected="steps that do not contain themselves")
+            cycle = " -> ".join([*self.building[self.building.index(name) :], name])
+            self._add(
+                ref_path, f"cycle: step {cycle}", value=name, expected="steps that do not contain themselves"
+            )
             return None
         if name in self.named:
             return self.named[name]
@@ -263,8 +300,12 @@ class _Builder:
         if name in self.spec.steps:
             return self._named_step(name, path)
         known = [*self.spec.agents, *self.spec.steps]
-        self._add(path, f"unknown agent or step {name!r}{_did_you_mean(name, known)}", value=name,
-                  expected=f"one of: {', '.join(known) or '(no agents or steps declared)'}")
+        self._add(
+            path,
+            f"unknown agent or step {name!r}{_did_you_mean(name, known)}",
+            value=name,
+            expected=f"one of: {', '.join(known) or '(no agents or steps declared)'}",
+        )
         return None
 
     def _node(self, node: Any, path: DataPath, default_name: str | None = None) -> Step | None:
@@ -297,24 +338,29 @@ class _Builder:
     def _pipeline(self, spec: s.PipelineSpec, path: DataPath, default_name: str | None) -> Step | None:
         stages = self._children(spec.stages, (*path, "stages"))
         if stages is None:
-            for key, gates in spec.gates.items():  # still check the gates' own contents
-                self._gate_list(gates, (*path, "gates", key))
+            for key, gate_specs in spec.gates.items():  # still check the gates' own contents
+                self._gate_list(gate_specs, (*path, "gates", key))
             return None
         gates = self._gates(spec, stages, path)
         name = spec.name or default_name or "pipeline"
-        return self._construct(path, lambda: Pipeline(
-            stages, gates=gates, max_gate_retries=spec.max_gate_retries, name=name))
+        return self._construct(
+            path, lambda: Pipeline(stages, gates=gates, max_gate_retries=spec.max_gate_retries, name=name)
+        )
 
     def _gates(self, spec: s.PipelineSpec, stages: list[Step], path: DataPath) -> dict[str | int, Gate]:
         names = [stage.name for stage in stages]
         out: dict[str | int, Gate] = {}
         for key, gate_specs in spec.gates.items():
             key_path = (*path, "gates", key)
-            known = isinstance(key, int) and 0 <= key < len(stages) or key in names
+            known = (isinstance(key, int) and 0 <= key < len(stages)) or key in names
             if not known:
-                self._add(key_path, f"gate for unknown stage {key!r}{_did_you_mean(str(key), names)}",
-                          at_key=True, show_value=False,
-                          expected=f"a stage name ({', '.join(names)}) or index 0..{len(stages) - 1}")
+                self._add(
+                    key_path,
+                    f"gate for unknown stage {key!r}{_did_you_mean(str(key), names)}",
+                    at_key=True,
+                    show_value=False,
+                    expected=f"a stage name ({', '.join(names)}) or index 0..{len(stages) - 1}",
+                )
             gate = self._gate_list(gate_specs, key_path)
             if known and gate is not None:
                 out[key] = gate
@@ -322,10 +368,10 @@ class _Builder:
 
     def _gate_list(self, gate_specs: list[Any], path: DataPath) -> Gate | None:
         listed = isinstance(_data_at(self.source.data, path), list)
-        gates = [self._gate(g, (*path, i) if listed else path) for i, g in enumerate(gate_specs)]
-        if any(g is None for g in gates):
+        built = [self._gate(g, (*path, i) if listed else path) for i, g in enumerate(gate_specs)]
+        if any(g is None for g in built):
             return None
-        ready = [g for g in gates if g is not None]
+        ready = [g for g in built if g is not None]
         return ready[0] if len(ready) == 1 else AllGates(ready)
 
     def _gate(self, spec: Any, path: DataPath) -> Gate | None:
@@ -343,12 +389,20 @@ class _Builder:
             if model is None:
                 return None
             if not (isinstance(model, type) and hasattr(model, "model_validate")):
-                self._add((*path, "schema"), "a schema gate needs an object schema", show_value=False,
-                          expected="type: object with properties")
+                self._add(
+                    (*path, "schema"),
+                    "a schema gate needs an object schema",
+                    show_value=False,
+                    expected="type: object with properties",
+                )
                 return None
             return SchemaGate(model)
-        return TextGate(min_length=spec.min_length, max_length=spec.max_length,
-                        contains=spec.contains, not_contains=spec.not_contains)
+        return TextGate(
+            min_length=spec.min_length,
+            max_length=spec.max_length,
+            contains=spec.contains,
+            not_contains=spec.not_contains,
+        )
 
     def _parallel(self, spec: s.ParallelSpec, path: DataPath, default_name: str | None) -> Step | None:
         branches = self._children(spec.branches, (*path, "branches"))
@@ -356,27 +410,48 @@ class _Builder:
         if isinstance(merge, s.AgentMergeSpec):
             merge = self._only_agent(merge.agent, (*path, "merge", "agent"), "a merge")
         elif isinstance(merge, s.PythonMergeSpec):
-            merge = self._import((*path, "merge", "python"), merge.python, "a function of the list of outputs")
+            merge = self._import(
+                (*path, "merge", "python"), merge.python, "a function of the list of outputs"
+            )
         if branches is None or merge is None:
             return None
         name = spec.name or default_name or "parallel"
-        return self._construct(path, lambda: Parallel(
-            branches, merge=merge, max_concurrency=spec.max_concurrency, branch_timeout=spec.branch_timeout,
-            on_failure=spec.on_failure, quorum=spec.quorum, name=name))
+        return self._construct(
+            path,
+            lambda: Parallel(
+                branches,
+                merge=merge,
+                max_concurrency=spec.max_concurrency,
+                branch_timeout=spec.branch_timeout,
+                on_failure=spec.on_failure,
+                quorum=spec.quorum,
+                name=name,
+            ),
+        )
 
     def _supervisor(self, spec: s.SupervisorSpec, path: DataPath, default_name: str | None) -> Step | None:
         boss = self._only_agent(spec.supervisor, (*path, "supervisor"), "a supervisor")
         specialists = self._children(spec.specialists, (*path, "specialists"))
         synthesizer = (
             self._only_agent(spec.synthesizer, (*path, "synthesizer"), "a synthesizer")
-            if spec.synthesizer else None
+            if spec.synthesizer
+            else None
         )
         if boss is None or specialists is None or (spec.synthesizer and synthesizer is None):
             return None
         name = spec.name or default_name or "supervisor"
-        return self._construct(path, lambda: Supervisor(
-            boss, specialists, max_turns=spec.max_turns, max_subtasks=spec.max_subtasks,
-            concurrent=spec.concurrent, synthesizer=synthesizer, name=name))
+        return self._construct(
+            path,
+            lambda: Supervisor(
+                boss,
+                specialists,
+                max_turns=spec.max_turns,
+                max_subtasks=spec.max_subtasks,
+                concurrent=spec.concurrent,
+                synthesizer=synthesizer,
+                name=name,
+            ),
+        )
 
     def _reflective(self, spec: s.ReflectiveSpec, path: DataPath, default_name: str | None) -> Step | None:
         agent = self._node(spec.agent, (*path, "agent"))
@@ -384,9 +459,17 @@ class _Builder:
         if agent is None or (spec.critic and critic is None):
             return None
         name = spec.name or default_name or "reflective"
-        return self._construct(path, lambda: Reflective(
-            agent, critic=critic, max_rounds=spec.max_rounds, threshold=spec.threshold,
-            require_pass=spec.require_pass, name=name))
+        return self._construct(
+            path,
+            lambda: Reflective(
+                agent,
+                critic=critic,
+                max_rounds=spec.max_rounds,
+                threshold=spec.threshold,
+                require_pass=spec.require_pass,
+                name=name,
+            ),
+        )
 
     # -- custom patterns -----------------------------------------------------------------------
 
@@ -398,9 +481,13 @@ class _Builder:
             cls = get_pattern(pattern)
         except KeyError:
             known = [*pattern_names(), "agent"]
-            self._add((*path, pattern), f"unknown pattern key {pattern!r}{_did_you_mean(pattern, known)}",
-                      at_key=True, show_value=False,
-                      expected=f"one of: {', '.join(known)} (custom patterns: register_pattern)")
+            self._add(
+                (*path, pattern),
+                f"unknown pattern key {pattern!r}{_did_you_mean(pattern, known)}",
+                at_key=True,
+                show_value=False,
+                expected=f"one of: {', '.join(known)} (custom patterns: register_pattern)",
+            )
             return None
         if default_name and "name" not in options:
             options["name"] = default_name

@@ -13,11 +13,38 @@ import re
 from typing import Any, Literal
 
 _SUPPORTED = frozenset(
-    "type properties required items enum const description title default minimum maximum "
-    "exclusiveMinimum exclusiveMaximum minLength maxLength pattern minItems maxItems "
-    "additionalProperties $schema examples format".split()
+    [
+        "type",
+        "properties",
+        "required",
+        "items",
+        "enum",
+        "const",
+        "description",
+        "title",
+        "default",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minItems",
+        "maxItems",
+        "additionalProperties",
+        "$schema",
+        "examples",
+        "format",
+    ]
 )
-_SCALARS: dict[str, Any] = {"string": str, "number": float, "integer": int, "boolean": bool, "null": type(None)}
+_SCALARS: dict[str, Any] = {
+    "string": str,
+    "number": float,
+    "integer": int,
+    "boolean": bool,
+    "null": type(None),
+}
 
 
 class SchemaProblem(ValueError):
@@ -68,8 +95,9 @@ def _type_for(schema: Any, name: str, path: tuple[str | int, ...]) -> Any:
     if kind == "array":
         return _array(schema, name, path)
     if kind not in _SCALARS:
-        raise SchemaProblem((*path, "type"), f"unknown type {kind!r}; expected one of object, array, "
-                            f"{', '.join(_SCALARS)}")
+        raise SchemaProblem(
+            (*path, "type"), f"unknown type {kind!r}; expected one of object, array, {', '.join(_SCALARS)}"
+        )
     return _constrained(_SCALARS[kind], schema)
 
 
@@ -79,8 +107,10 @@ def _constrained(base: Any, schema: dict[str, Any]) -> Any:
     from pydantic import Field
 
     limits = {
-        "ge": schema.get("minimum"), "le": schema.get("maximum"),
-        "gt": schema.get("exclusiveMinimum"), "lt": schema.get("exclusiveMaximum"),
+        "ge": schema.get("minimum"),
+        "le": schema.get("maximum"),
+        "gt": schema.get("exclusiveMinimum"),
+        "lt": schema.get("exclusiveMaximum"),
         "min_length": schema.get("minLength", schema.get("minItems")),
         "max_length": schema.get("maxLength", schema.get("maxItems")),
         "pattern": schema.get("pattern"),
@@ -118,10 +148,12 @@ def _object(schema: dict[str, Any], name: str, path: tuple[str | int, ...]) -> A
             fields[prop] = (annotation, Field(..., description=description))
         else:
             default = sub.get("default") if isinstance(sub, dict) else None
-            fields[prop] = (annotation | None if default is None else annotation,
-                            Field(default, description=description))
-    extra = "forbid" if schema.get("additionalProperties") is False else "ignore"
-    model = create_model(name, __config__=ConfigDict(extra=extra), **fields)  # type: ignore[call-overload]
+            fields[prop] = (
+                annotation | None if default is None else annotation,
+                Field(default, description=description),
+            )
+    config = ConfigDict(extra="forbid" if schema.get("additionalProperties") is False else "ignore")
+    model = create_model(name, __config__=config, **fields)
     if schema.get("description"):
         model.__doc__ = schema["description"]
     return model

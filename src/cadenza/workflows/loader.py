@@ -33,9 +33,12 @@ def load_workflow(
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise WorkflowFileError(str(path), [Problem(str(path), 1, 1, "", f"cannot read the file: {reason}")]) from None
-    return load_workflow_text(text, str(path), base_dir=file.resolve().parent,
-                              model_override=model_override, environ=environ)
+        raise WorkflowFileError(
+            str(path), [Problem(str(path), 1, 1, "", f"cannot read the file: {reason}")]
+        ) from None
+    return load_workflow_text(
+        text, str(path), base_dir=file.resolve().parent, model_override=model_override, environ=environ
+    )
 
 
 def load_workflow_text(
@@ -47,6 +50,10 @@ def load_workflow_text(
     environ: Mapping[str, str] | None = None,
 ) -> Workflow:
     """Load a workflow from text; ``file`` names it in errors, ``base_dir`` anchors relative imports."""
+    if model_override is not None:
+        from cadenza.models.registry import infer_models
+
+        infer_models(model_override)  # an unknown provider is the caller's mistake, not the file's
     source = parse(text, file, environ)
     if source.data is None and source.problems:
         raise WorkflowFileError(file, source.problems)
@@ -68,8 +75,12 @@ def validate(source: Source) -> Any:
     from cadenza.workflows.spec import WorkflowSpec
 
     if not isinstance(source.data, dict):
-        source.add((), "a workflow file must be a mapping", value=source.data,
-                   expected="keys such as name, agents, workflow")
+        source.add(
+            (),
+            "a workflow file must be a mapping",
+            value=source.data,
+            expected="keys such as name, agents, workflow",
+        )
         return None
     try:
         return WorkflowSpec.model_validate(source.data)
@@ -97,14 +108,15 @@ _NODE_LISTS = ("stages", "branches", "specialists")
 
 def _repair(data: dict[str, Any], path: DataPath) -> None:
     """Make the part of ``data`` at ``path`` valid: broken steps become a placeholder, bad keys go."""
-    node_at = None
+    node_at: DataPath | None = None
     for i in range(len(path)):
         prefix = path[: i + 1]
-        if prefix == ("workflow",) or (len(prefix) == 2 and prefix[0] == "steps"):
-            node_at = prefix
-        elif i >= 1 and isinstance(path[i], int) and path[i - 1] in _NODE_LISTS:
-            node_at = prefix
-        elif i >= 1 and path[i] == "agent" and path[i - 1] == "reflective":
+        if (
+            prefix == ("workflow",)
+            or (len(prefix) == 2 and prefix[0] == "steps")
+            or (i >= 1 and isinstance(path[i], int) and path[i - 1] in _NODE_LISTS)
+            or (i >= 1 and path[i] == "agent" and path[i - 1] == "reflective")
+        ):
             node_at = prefix
     if node_at is not None:
         parent = _data_at(data, node_at[:-1])
@@ -164,7 +176,9 @@ def _data_at(data: Any, path: DataPath) -> Any:
     return data
 
 
-def _problem(source: Source, path: DataPath, at_key: bool, errors: list[dict[str, Any]], root: Any) -> Problem:
+def _problem(
+    source: Source, path: DataPath, at_key: bool, errors: list[dict[str, Any]], root: Any
+) -> Problem:
     first = errors[0]
     kind = first["type"]
     value = first.get("input")
@@ -173,18 +187,29 @@ def _problem(source: Source, path: DataPath, at_key: bool, errors: list[dict[str
         key = path[-1] if path else "?"
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return source.problem(path, f"unknown key {key!r}{hint}", at_key=True, show_value=False,
-                              expected=f"one of: {', '.join(allowed)}" if allowed else None)
+        return source.problem(
+            path,
+            f"unknown key {key!r}{hint}",
+            at_key=True,
+            show_value=False,
+            expected=f"one of: {', '.join(allowed)}" if allowed else None,
+        )
     if kind == "missing":
         return source.problem(path[:-1], f"missing required key {path[-1]!r}", show_value=False)
     if kind in ("step_node", "gate_kind"):
         message = "not a step" if kind == "step_node" else "not a gate"
         if isinstance(value, dict) and len(value) != 1 and kind == "step_node":
-            message = f"a step mapping needs exactly one pattern key, got {len(value)}: {', '.join(map(str, value))}"
+            keys = ", ".join(map(str, value))
+            message = f"a step mapping needs exactly one pattern key, got {len(value)}: {keys}"
         return source.problem(path, message, value=value, expected=first["msg"])
     if at_key:
-        return source.problem(path, f"bad name: {first['msg']}", value=path[-1] if path else None,
-                              at_key=True, expected="letters, digits, '_', '-' or '.'")
+        return source.problem(
+            path,
+            f"bad name: {first['msg']}",
+            value=path[-1] if path else None,
+            at_key=True,
+            expected="letters, digits, '_', '-' or '.'",
+        )
     if len(errors) == 1:
         return source.problem(path, first["msg"], value=value)
     options = "; or ".join(dict.fromkeys(e["msg"] for e in errors))
@@ -213,7 +238,9 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[DataPath, bool]:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             path.append(part)
             node = node[part]
-        elif index == len(loc) - 1 and isinstance(node, dict) and isinstance(part, str) and not _is_label(part):
+        elif (
+            index == len(loc) - 1 and isinstance(node, dict) and isinstance(part, str) and not _is_label(part)
+        ):
             path.append(part)  # a missing key: point at its parent mapping
     return tuple(path), at_key
 

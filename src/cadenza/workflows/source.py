@@ -139,17 +139,28 @@ class _Builder:
             key_pos = Position(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if not isinstance(key, str | int) or isinstance(key, bool):
                 self.source.problems.append(
-                    Problem(self.source.file, key_pos.line, key_pos.column, dotted(path),
-                            f"keys must be text, got {key!r}", expected="a name")
+                    Problem(
+                        self.source.file,
+                        key_pos.line,
+                        key_pos.column,
+                        dotted(path),
+                        f"keys must be text, got {key!r}",
+                        expected="a name",
+                    )
                 )
                 continue
             child = (*path, key)
             if key in out:
                 first = self.source.keys[child]
                 self.source.problems.append(
-                    Problem(self.source.file, key_pos.line, key_pos.column, dotted(child),
-                            f"duplicate key {key!r} (first defined on line {first.line})",
-                            expected="each key once per mapping")
+                    Problem(
+                        self.source.file,
+                        key_pos.line,
+                        key_pos.column,
+                        dotted(child),
+                        f"duplicate key {key!r} (first defined on line {first.line})",
+                        expected="each key once per mapping",
+                    )
                 )
                 continue
             self.source.keys[child] = key_pos
@@ -169,8 +180,9 @@ class _Builder:
                 return token
             name, has_default, default = body.partition(":-")
             if not _NAME.match(name):
-                problems.append(f"bad environment variable reference ${{{body}}}: names are letters, "
-                                "digits and '_'")
+                problems.append(
+                    f"bad environment variable reference ${{{body}}}: names are letters, digits and '_'"
+                )
                 return token
             if name in self.environ:
                 return self.environ[name]

@@ -20,7 +20,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, RootModel, StringConstraints, Tag
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    RootModel,
+    StringConstraints,
+    Tag,
+)
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=80)]
 ModelRef = Annotated[
@@ -59,8 +68,12 @@ class AgentSpec(_Spec):
 
     model: ModelRef | None = None
     instructions: str = ""
-    description: str = Field("", description="One line a supervisor sees; defaults to the first line of the instructions.")
-    tools: list[Name] = Field(default_factory=list, description="Names of registered tools or of tools declared under 'tools'.")
+    description: str = Field(
+        "", description="One line a supervisor sees; defaults to the first line of the instructions."
+    )
+    tools: list[Name] = Field(
+        default_factory=list, description="Names of registered tools or of tools declared under 'tools'."
+    )
     capabilities: list[str] = Field(default_factory=list)
     output_schema: dict[str, Any] | ImportPath | None = Field(
         None, description="A JSON Schema the answer must match, or the import path of a pydantic model."
@@ -303,7 +316,9 @@ class WorkflowSpec(_Spec):
         json_schema_extra={"$id": "https://cadenza.dev/schema/workflow.json"},
     )
 
-    schema_ref: str | None = Field(None, alias="$schema", description="Editors: the JSON Schema of this format.")
+    schema_ref: str | None = Field(
+        None, alias="$schema", description="Editors: the JSON Schema of this format."
+    )
     version: Literal[1] = 1
     name: Name
     description: str = ""
@@ -315,7 +330,7 @@ class WorkflowSpec(_Spec):
         description="Python modules (or .py files relative to this file) imported first: they may "
         "register tools and patterns.",
     )
-    defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
+    defaults: DefaultsSpec = Field(default_factory=lambda: DefaultsSpec.model_validate({}))
     tools: dict[Name, ImportPath] = Field(
         default_factory=dict, description="Tools by name: the import path of a @tool or a plain function."
     )
