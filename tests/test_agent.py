@@ -176,6 +176,15 @@ async def test_structured_output_valid_with_confidence() -> None:
     assert "Report schema" in request.messages[0].content
 
 
+@pytest.mark.parametrize("fence", ["```json\n{}\n```", "```JSON\n{}\n```", "```\n{}\n```", "  {}  "])
+async def test_structured_output_inside_any_code_fence(fence: str) -> None:
+    body = '{"title": "EV", "points": [], "confidence": 0.1}'
+    rec = Recorder(fence.replace("{}", body))
+    result = await Agent("w", model=FunctionModel(rec), output_type=Report).run("q")
+    assert result.output.title == "EV"
+    assert len(rec.requests) == 1, "no repair round was needed"
+
+
 async def test_structured_output_invalid_then_repaired() -> None:
     rec = Recorder('{"title": "EV", "confidence": 3}', '{"title": "EV", "points": [], "confidence": 0.5}')
     result = await Agent("w", model=FunctionModel(rec), output_type=Report).run("q")

@@ -210,6 +210,20 @@ async def test_invoke_validates_and_coerces_arguments() -> None:
         await add.invoke({})
 
 
+async def test_parameter_names_that_clash_with_pydantic_still_work() -> None:
+    @tool
+    def clash(model_config: int, json: str, schema: str = "s", _private: int = 0) -> str:
+        """Names pydantic reserves or shadows."""
+        return f"{model_config} {json} {schema} {_private}"
+
+    props = clash.parameters["properties"]
+    assert list(props) == ["model_config", "json", "schema", "_private"]
+    assert clash.parameters["required"] == ["model_config", "json"]
+    assert await clash.invoke({"model_config": 1, "json": "j", "_private": 5}) == "1 j s 5"
+    with pytest.raises(ToolError, match="arg0"):
+        await clash.invoke({"model_config": 1, "json": "j", "arg0": 2})  # internal names are not arguments
+
+
 async def test_sync_tools_run_off_the_event_loop() -> None:
     ticks: list[float] = []
 

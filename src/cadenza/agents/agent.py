@@ -21,7 +21,7 @@ from cadenza.tools.base import Tool, as_tool
 from cadenza.types.messages import Message, ToolCall
 from cadenza.types.results import StepResult, Task
 
-_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+_FENCE = re.compile(r"^```(?:[A-Za-z]+\b)?\s*(.*?)\s*```$", re.DOTALL)
 
 
 class Agent(Step):

@@ -74,7 +74,8 @@ class Tool(Generic[P, R]):
                 for err in exc.errors()
             )
             raise ToolError(self.name, f"invalid arguments: {problems}") from None
-        return {field: getattr(model, field) for field in type(model).model_fields}
+        fields = type(model).model_fields
+        return {info.alias or name: getattr(model, name) for name, info in fields.items()}
 
     async def invoke(self, arguments: dict[str, Any]) -> str:
         """Validate, run with the timeout, and render the result as text within the size cap."""
@@ -173,8 +174,11 @@ def _build_arguments(
         hints = inspect.get_annotations(fn, eval_str=True)
     except Exception as exc:
         raise ToolDefinitionError(tool_name, f"cannot resolve its type hints: {exc}") from None
+    # Fields get neutral names and the parameter's name as alias, so parameters called
+    # ``model_config``, ``json``, ``schema`` or ``_x`` neither clash with pydantic nor vanish.
     fields: dict[str, Any] = {}
-    for param in inspect.signature(fn).parameters.values():
+    hinted: dict[str, Any] = {}
+    for position, param in enumerate(inspect.signature(fn).parameters.values()):
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise ToolDefinitionError(
                 tool_name, f"parameter {param.name!r}: *args and **kwargs have no schema"
@@ -182,27 +186,35 @@ def _build_arguments(
         if param.name not in hints:
             raise ToolDefinitionError(tool_name, f"parameter {param.name!r} has no type hint")
         default = ... if param.default is param.empty else param.default
-        fields[param.name] = (
+        hinted[param.name] = hints[param.name]
+        fields[f"arg{position}"] = (
             hints[param.name],
-            Field(default, description=param_docs.get(param.name)),
+            Field(
+                default, alias=param.name, title=_title(param.name), description=param_docs.get(param.name)
+            ),
         )
     try:
         model = create_model(
-            f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
+            f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
         )
         schema = model.model_json_schema()
     except (PydanticUserError, TypeError, ValueError) as exc:
         # PydanticUserError covers both "no core schema" and "no JSON Schema" (e.g. a Callable).
-        raise ToolDefinitionError(tool_name, _schema_problem(fields, exc)) from None
+        raise ToolDefinitionError(tool_name, _schema_problem(hinted, exc)) from None
     schema.pop("title", None)
     return model, schema
 
 
-def _schema_problem(fields: dict[str, Any], exc: Exception) -> str:
+def _title(name: str) -> str:
+    """The title pydantic would give a field of this name: ``max_items`` -> ``Max Items``."""
+    return name.strip("_").replace("_", " ").title() or name
+
+
+def _schema_problem(hinted: dict[str, Any], exc: Exception) -> str:
     """Name the parameter whose type has no JSON Schema, so the user knows what to change."""
     from pydantic import TypeAdapter
 
-    for name, (hint, _) in fields.items():
+    for name, hint in hinted.items():
         try:
             TypeAdapter(hint).json_schema()
         except Exception:
