@@ -181,6 +181,23 @@ def test_type_with_no_json_schema_is_a_definition_error() -> None:
     assert "callback" in str(info.value)
 
 
+def test_hints_naming_local_types_resolve() -> None:
+    class Local(BaseModel):  # with ``from __future__ import annotations`` the hint is a string
+        size: int
+
+    @tool
+    def measure(item: Local) -> int:
+        """Measure."""
+        return item.size
+
+    assert measure.parameters["properties"]["item"]["$ref"].endswith("Local")
+
+    def options(item: Local) -> int:
+        return item.size
+
+    assert tool(name="opt")(options).name == "opt"
+
+
 def test_unresolvable_hint_is_a_definition_error() -> None:
     def bad(x: NoSuchType) -> int:  # type: ignore[name-defined]  # noqa: F821
         return 1

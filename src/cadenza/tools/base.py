@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import sys
 from collections.abc import Callable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
@@ -171,7 +172,7 @@ def _build_arguments(
     from pydantic import ConfigDict, Field, PydanticUserError, create_model
 
     try:
-        hints = inspect.get_annotations(fn, eval_str=True)
+        hints = _type_hints(fn)
     except Exception as exc:
         raise ToolDefinitionError(tool_name, f"cannot resolve its type hints: {exc}") from None
     # Fields get neutral names and the parameter's name as alias, so parameters called
@@ -203,6 +204,27 @@ def _build_arguments(
         raise ToolDefinitionError(tool_name, _schema_problem(hinted, exc)) from None
     schema.pop("title", None)
     return model, schema
+
+
+def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The function's evaluated hints, also when they name types local to the defining function.
+
+    With ``from __future__ import annotations`` hints are strings; a type defined inside the
+    function that declares the tool is found in the locals of the frames that are calling us.
+    """
+    try:
+        return inspect.get_annotations(fn, eval_str=True)
+    except NameError:
+        frame = sys._getframe(1)
+        for _ in range(8):
+            frame = frame.f_back  # type: ignore[assignment]
+            if frame is None:
+                break
+            try:
+                return inspect.get_annotations(fn, eval_str=True, locals=frame.f_locals)
+            except NameError:
+                continue
+        raise
 
 
 def _title(name: str) -> str:
