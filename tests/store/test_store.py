@@ -15,6 +15,7 @@ from cadenza.store import (
     SchemaMismatchError,
     StaleAttemptError,
     Store,
+    migrate,
 )
 from cadenza.store.lease import process_owner
 
@@ -23,7 +24,7 @@ async def test_sqlite_file_is_created_and_upgraded_on_first_open(tmp_path: objec
     url = f"sqlite:///{tmp_path}/deep/dir/cadenza.db"
     store = await Store.open(url)
     try:
-        assert await store.schema_revision() == "0001"
+        assert await store.schema_revision() == migrate.HEAD
         async with store.engine.connect() as conn:
             mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar_one()
         assert mode == "wal"
@@ -37,7 +38,7 @@ async def test_postgres_without_schema_is_refused_until_upgraded(postgres_url: s
     store = await Store.open(postgres_url, upgrade=True)
     await store.close()
     store = await Store.open(postgres_url)
-    assert await store.schema_revision() == "0001"
+    assert await store.schema_revision() == migrate.HEAD
     await store.close()
 
 

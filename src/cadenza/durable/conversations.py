@@ -26,7 +26,11 @@ async def start_in_conversation(
 ) -> tuple[Task, dict[str, Any] | None]:
     """The task with the conversation's recent messages in its context, and the starting state."""
     record = await store.load_conversation(conversation)
-    if record is None or not record.messages:
+    if record is None:
+        # Created up front: the run refers to it.
+        await store.save_conversation(ConversationRecord(conversation, metadata={"name": conversation}))
+        return task, state
+    if not record.messages:
         return task, state
     context = {**task.context, "conversation": record.messages[-RECENT_MESSAGES:]}
     merged = {**record.context, **(state or {})}

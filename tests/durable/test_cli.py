@@ -1,0 +1,157 @@
+"""`cadenza run` (durable by default), `cadenza runs ...` and `cadenza db ...` as a user runs them:
+real processes, a real SQLite file (and PostgreSQL for `db upgrade`), exit codes and --json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "pipeline_blog_post.yaml"
+
+
+def cadenza(*args: str, db: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "CADENZA_DATABASE_URL": db,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+    env.pop("CADENZA_TEST_CRASH_AT", None)
+    return subprocess.run(
+        [sys.executable, "-m", "cadenza.cli.app", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+    )
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> Any:
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/runs.db"
+
+
+def test_cadenza_run_is_stored_and_listed(db: str) -> None:
+    ran = cadenza("run", str(EXAMPLE), "-i", "Durable workflows", "--model", "offline", "--json", db=db)
+    assert ran.returncode == 0, ran.stderr
+    run_id = as_json(ran)["run_id"]
+    listed = cadenza("runs", "list", "--json", db=db)
+    assert listed.returncode == 0
+    assert [r["id"] for r in as_json(listed)["runs"]] == [run_id]
+    shown = as_json(cadenza("runs", "show", run_id, "--json", "--events", db=db))
+    assert shown["status"] == "succeeded" and shown["journal_entries"] > 0
+    assert shown["output"] == as_json(ran)["output"]
+    assert shown["events"][0]["type"] == "run_started"
+
+
+def test_no_store_runs_leave_nothing(db: str) -> None:
+    ran = cadenza("run", str(EXAMPLE), "-i", "x", "--model", "offline", "--json", "--no-store", db=db)
+    assert ran.returncode == 0, ran.stderr
+    assert as_json(cadenza("runs", "list", "--json", db=db))["runs"] == []
+
+
+def test_bad_input_is_a_clear_error_and_changes_nothing(db: str, tmp_path: Path) -> None:
+    ran = cadenza("run", str(EXAMPLE), "-i", "x", "--model", "offline", "--json", db=db)
+    run_id = as_json(ran)["run_id"]
+    before = as_json(cadenza("runs", "show", run_id, "--json", db=db))
+
+    cases = [
+        (("runs", "resume", run_id), "cannot resume run", "'succeeded'"),
+        (("runs", "resume", "0" * 32), "no run with id", None),
+        (("runs", "show", "not-an-id"), "no run with id", None),
+        (("runs", "approve", run_id), "cannot approve run", "waiting"),
+        (("runs", "reject", run_id, "-c", "no"), "cannot reject run", "waiting"),
+        (("runs", "cancel", run_id), "cannot cancel run", None),
+    ]
+    for args, message, detail in cases:
+        result = cadenza(*args, db=db)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr
+        if detail:
+            assert detail in result.stderr
+        document = as_json(cadenza(*args, "--json", db=db))
+        assert document["status"] == "error" and message in document["error"]["message"]
+    assert as_json(cadenza("runs", "show", run_id, "--json", db=db)) == before
+
+    unreachable = cadenza("runs", "list", db="postgresql://u:hunter2@127.0.0.1:1/none")
+    assert unreachable.returncode == 2 and "127.0.0.1:1" in unreachable.stderr
+    assert "hunter2" not in unreachable.stderr and "Traceback" not in unreachable.stderr
+
+
+def test_schema_newer_than_the_code_is_refused(db: str) -> None:
+    import sqlite3
+
+    assert cadenza("db", "upgrade", db=db).returncode == 0
+    path = db.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    for args in (("runs", "list"), ("db", "upgrade"), ("run", str(EXAMPLE), "-i", "x", "--model", "offline")):
+        result = cadenza(*args, db=db)
+        assert result.returncode != 0, args
+        assert "newer than this version" in result.stderr and "Traceback" not in result.stderr
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("9999",)
+        assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_db_upgrade_creates_the_postgres_schema(postgres_url: str) -> None:
+    refused = cadenza("runs", "list", db=postgres_url)
+    assert refused.returncode == 2 and "cadenza db upgrade" in refused.stderr
+    upgraded = cadenza("db", "upgrade", "--json", db=postgres_url)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert as_json(upgraded)["from"] is None
+    assert cadenza("runs", "list", "--json", db=postgres_url).returncode == 0
+    again = as_json(cadenza("db", "upgrade", "--json", db=postgres_url))
+    assert again["from"] == again["to"]
+
+
+def test_approve_and_reject_from_another_process(db: str) -> None:
+    """A run waits for approval in one process; the decision comes from another, later."""
+    start = (
+        "import asyncio, sys\n"
+        "from cadenza.durable import run_durable, ApprovalRequired\n"
+        "from cadenza.durable.flows import import_ref\n"
+        "from tests.durable.flows import approval_pipeline\n"
+        "async def main():\n"
+        "    try:\n"
+        "        await run_durable(approval_pipeline(), sys.argv[1],\n"
+        "                          flow_ref=import_ref('tests.durable.flows:approval_pipeline'))\n"
+        "    except ApprovalRequired as exc:\n"
+        "        print(exc.path)\n"
+        "asyncio.run(main())\n"
+    )
+    env = {**os.environ, "CADENZA_DATABASE_URL": db, "PYTHONPATH": str(ROOT)}
+    for task in ("Launch A", "Launch B"):
+        started = subprocess.run(
+            [sys.executable, "-c", start, task], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert started.stdout.strip() == "announce/1:review", started.stderr
+
+    runs = {r["input"]: r for r in as_json(cadenza("runs", "list", "--json", db=db))["runs"]}
+    assert {r["status"] for r in runs.values()} == {"waiting"}
+    shown = cadenza("runs", "show", runs["Launch A"]["id"], db=db)
+    assert "Publish this draft?" in shown.stderr and "cadenza runs approve" in shown.stderr
+
+    approved = cadenza("runs", "approve", runs["Launch A"]["id"], "-c", "looks good", "--json", db=db)
+    assert approved.returncode == 0, approved.stderr
+    assert as_json(approved)["status"] == "succeeded"
+    assert "Publish the approved draft" in as_json(approved)["output"]
+
+    rejected = cadenza("runs", "reject", runs["Launch B"]["id"], "-c", "wrong date", "--json", db=db)
+    assert rejected.returncode == 0, rejected.stderr
+    assert as_json(rejected)["status"] == "rejected"
+    record = as_json(cadenza("runs", "show", runs["Launch B"]["id"], "--json", db=db))
+    assert record["status"] == "rejected" and "wrong date" in record["error"]
