@@ -153,3 +153,13 @@ def test_version() -> None:
 
     result = invoke("version")
     assert result.exit_code == 0 and result.stdout.startswith(f"cadenza {__version__}")
+
+
+def test_budget_exceeded_exits_1_with_its_status() -> None:
+    result = invoke("run", str(FLOWS / "tight_budget.yaml"), "-i", "x", "--json", "--no-store")
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "budget_exceeded"
+    assert doc["error"]["type"] == "BudgetExceeded" and doc["error"]["limit"] == "max_model_calls"
+    live = invoke("run", str(FLOWS / "tight_budget.yaml"), "-i", "x", "--no-store")
+    assert live.exit_code == 1 and "budget max_model_calls at 50%" in live.stderr

@@ -16,6 +16,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from cadenza.types.events import (
+    BudgetWarning,
     Event,
     FallbackUsed,
     GateChecked,
@@ -105,6 +106,14 @@ class RunTracker:
                 event.path,
                 Text(
                     f"↻ retry {event.attempt} of {event.model} in {event.delay:.1f} s: {event.reason[:80]}",
+                    style="yellow",
+                ),
+            )
+        elif isinstance(event, BudgetWarning):
+            self._note(
+                event.path,
+                Text(
+                    f"$ budget {event.limit} at {event.threshold:.0%} ({event.used:g} of {event.maximum:g})",
                     style="yellow",
                 ),
             )
