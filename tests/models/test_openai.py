@@ -278,3 +278,28 @@ def test_clients_are_pooled_per_event_loop(llm_server: FakeLLMServer) -> None:
 
     assert (first_count, second_count) == (1, 1)
     assert len(llm_server.requests("openai")) == 4
+
+
+def test_the_first_call_imports_the_sdk_off_the_event_loop(tmp_path: object) -> None:
+    """While the SDK imports (0.5-3 s), the loop keeps running other work."""
+    code = (
+        "import asyncio, time\n"
+        "from cadenza.models.openai import OpenAIModel\n"
+        "from cadenza.models import ModelRequest\n"
+        "async def main():\n"
+        "    ticks = []\n"
+        "    async def ticker():\n"
+        "        while True:\n"
+        "            ticks.append(time.perf_counter()); await asyncio.sleep(0.005)\n"
+        "    task = asyncio.create_task(ticker()); await asyncio.sleep(0.02)\n"
+        "    model = OpenAIModel('m', base_url='http://127.0.0.1:9/v1', api_key='k', timeout=0.5)\n"
+        "    try:\n"
+        "        await model.complete(ModelRequest([]))\n"
+        "    except Exception:\n"
+        "        pass\n"
+        "    task.cancel()\n"
+        "    gaps = [b - a for a, b in zip(ticks, ticks[1:])]\n"
+        "    assert max(gaps) < 0.25, max(gaps)\n"
+        "asyncio.run(main())\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

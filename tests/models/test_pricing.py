@@ -66,8 +66,8 @@ def test_azure_deployments_named_like_the_model_use_openai_prices() -> None:
 def test_costs_add_up_exactly_over_many_calls() -> None:
     usage = Usage(input_tokens=333, output_tokens=77)
     one = cost_of("openai:gpt-4.1-mini", usage)
-    total = sum((cost_of("openai:gpt-4.1-mini", usage) for _ in range(10_000)), Decimal(0))
-    assert total == one * 10_000
+    total = sum((cost_of("openai:gpt-4.1-mini", usage) for _ in range(1_000)), Decimal(0))
+    assert total == one * 1_000
 
 
 def test_an_override_wins_over_the_list() -> None:

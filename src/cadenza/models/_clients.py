@@ -9,8 +9,10 @@ Building a client per call would pay TLS set-up and pool creation on every model
 from __future__ import annotations
 
 import asyncio
+import importlib
 import weakref
 from collections.abc import Callable, Hashable
+from types import ModuleType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -18,6 +20,23 @@ T = TypeVar("T")
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, Any]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+_imported: dict[str, ModuleType] = {}
+
+
+async def import_sdk(name: str) -> ModuleType:
+    """Import a provider SDK off the event loop, once per process.
+
+    The SDKs take 0.5-3 s to import; doing that on the loop would freeze every other run (and
+    an API server's requests) during the first call. Concurrent first calls are safe: Python's
+    per-module import locks make the later threads wait for the first import to finish.
+    """
+    module = _imported.get(name)
+    if module is None:
+        module = await asyncio.to_thread(importlib.import_module, name)
+        _imported[name] = module
+    return module
 
 
 def pooled_client(key: Hashable, build: Callable[[], T]) -> T:

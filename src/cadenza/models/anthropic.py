@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from cadenza.errors import ConfigurationError, MissingCredentialsError, ModelResponseError
-from cadenza.models._clients import pooled_client
+from cadenza.models._clients import import_sdk, pooled_client
 from cadenza.models._errors import translate_error
 from cadenza.models.base import ModelRequest, ModelResponse
 from cadenza.types.messages import Message, ToolCall
@@ -66,6 +66,7 @@ class AnthropicModel:
         return f"AnthropicModel({self.name!r})"
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
+        await import_sdk("anthropic")
         client = self._client()
         try:
             message = await client.messages.create(**self._params(request))
@@ -74,6 +75,7 @@ class AnthropicModel:
         return _response(message, self.name)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[str | ModelResponse]:
+        await import_sdk("anthropic")
         client = self._client()
         builder = _StreamedMessage(self.name)
         try:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from cadenza.errors import ConfigurationError, MissingCredentialsError, ModelResponseError
-from cadenza.models._clients import pooled_client
+from cadenza.models._clients import import_sdk, pooled_client
 from cadenza.models._errors import translate_error
 from cadenza.models.base import ModelRequest, ModelResponse
 from cadenza.models.registry import OPENAI_COMPATIBLE, resolve_base_url
@@ -66,6 +66,7 @@ class OpenAIModel:
         return f"OpenAIModel({self.name!r}, base_url={self.base_url or resolve_base_url(self.provider)!r})"
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
+        await import_sdk("openai")
         client = self._client()
         try:
             completion = await client.chat.completions.create(**self._params(request))
@@ -74,6 +75,7 @@ class OpenAIModel:
             raise self._error(exc) from exc
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[str | ModelResponse]:
+        await import_sdk("openai")
         client = self._client()
         builder = _StreamedResponse(self.name)
         try:
