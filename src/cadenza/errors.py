@@ -244,3 +244,12 @@ class DocumentError(ToolError):
     def __init__(self, document: str, detail: str) -> None:
         self.document = document
         super().__init__("read_document", f"{document}: {detail}")
+
+
+class MCPConnectionError(ConfigurationError):
+    """An MCP server could not be started or reached, or did not speak the protocol."""
+
+    def __init__(self, server: str, detail: str) -> None:
+        self.server = server
+        self.detail = detail
+        super().__init__(f"MCP server {server!r}: {detail}")

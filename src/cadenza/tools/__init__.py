@@ -14,6 +14,9 @@ _BUILTINS = {
     "fetch_url": "cadenza.tools.fetch",
     "web_search": "cadenza.tools.search",
     "read_document": "cadenza.tools.documents",
+    "MCPToolset": "cadenza.tools.mcp",
+    "mcp_stdio": "cadenza.tools.mcp",
+    "mcp_http": "cadenza.tools.mcp",
 }
 
 __all__ = ["Tool", "as_tool", "tool", *_BUILTINS]
