@@ -236,6 +236,13 @@ from cadenza.cli.runs import runs_app  # noqa: E402
 app.add_typer(runs_app, name="runs")
 app.add_typer(db_app, name="db")
 
+from cadenza.cli.serve import serve  # noqa: E402
+from cadenza.cli.users import keys_app, users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.command("serve")(serve)
+
 
 def main() -> Any:
     """The console-script entry point: no tracebacks for users (set CADENZA_DEBUG=1 to see them)."""

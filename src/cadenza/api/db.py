@@ -1,0 +1,56 @@
+"""Connections for the service's own queries, with the store's error for an unreachable database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cadenza.store import DatabaseUnavailableError, Store
+from cadenza.store.url import redact
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` as a UTC-aware datetime (SQLite hands back naive ones)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time the service handles is UTC-aware."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@asynccontextmanager
+async def connect(store: Store) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads; an unreachable database is a ``DatabaseUnavailableError`` (503)."""
+    try:
+        async with store.engine.connect() as conn:
+            yield conn
+    except (OperationalError, OSError, ConnectionError) as exc:
+        raise _unavailable(store, exc) from None
+
+
+@asynccontextmanager
+async def begin(store: Store) -> AsyncIterator[AsyncConnection]:
+    """A transaction, committed when the block ends without an error."""
+    try:
+        async with store.engine.begin() as conn:
+            yield conn
+    except (OperationalError, OSError, ConnectionError) as exc:
+        raise _unavailable(store, exc) from None
+
+
+def _unavailable(store: Store, exc: BaseException) -> DatabaseUnavailableError:
+    orig: Any = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else None
+    text = str(orig or exc).strip().splitlines()
+    return DatabaseUnavailableError(redact(store.url), text[0] if text else type(exc).__name__)
