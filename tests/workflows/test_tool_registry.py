@@ -53,3 +53,21 @@ def test_a_different_tool_under_a_taken_name_is_an_error() -> None:
 def test_unknown_tool_lists_the_known_names() -> None:
     with pytest.raises(KeyError, match="unknown tool 'nope'"):
         get_tool("nope")
+
+
+def test_built_in_tools_resolve_by_name() -> None:
+    calculate = get_tool("calculate")
+    assert calculate.name == "calculate"
+    assert "calculate" in tool_names()
+    with pytest.raises(KeyError):
+        get_tool("MCPToolset")  # exported by cadenza.tools, but not a tool
+
+
+async def test_a_workflow_can_use_a_built_in_tool() -> None:
+    from cadenza.workflows import load_workflow_text
+
+    flow = load_workflow_text(
+        "name: t\nagents: {calc: {instructions: Calculator., tools: [calculate]}}\nworkflow: calc\n"
+    )
+    result = await flow.run("Calculate 6 * 7")
+    assert "42" in result.output

@@ -61,17 +61,37 @@ def _add(tool: Tool[Any, Any]) -> Tool[Any, Any]:
 
 
 def get_tool(name: str) -> Tool[Any, Any]:
-    """The tool registered as ``name``; ``KeyError`` lists the known names."""
-    try:
-        return _tools[name]
-    except KeyError:
-        known = ", ".join(sorted(_tools)) or "none registered"
-        raise KeyError(f"unknown tool {name!r}; known: {known}") from None
+    """The tool registered as ``name``, else the built-in of that name; ``KeyError`` lists the names."""
+    found = _tools.get(name) or _builtin(name)
+    if found is None:
+        known = ", ".join(tool_names()) or "none registered"
+        raise KeyError(f"unknown tool {name!r}; known: {known}")
+    return found
 
 
 def tool_names() -> list[str]:
-    """Every registered tool name, sorted."""
+    """Every registered tool name and every built-in tool that can be loaded, sorted."""
+    import cadenza.tools as package
+
+    for name in getattr(package, "__all__", ()):
+        if name not in _tools:
+            _builtin(name)
     return sorted(_tools)
+
+
+def _builtin(name: str) -> Tool[Any, Any] | None:
+    """A built-in tool exported by ``cadenza.tools`` (loaded on first use), registered on the way."""
+    import cadenza.tools as package
+
+    if name not in getattr(package, "__all__", ()):
+        return None
+    try:
+        candidate = getattr(package, name)
+    except Exception:  # a built-in whose optional extra is missing is simply not available
+        return None
+    if not isinstance(candidate, Tool):
+        return None
+    return _add(candidate)
 
 
 def unregister_tool(name: str) -> None:
