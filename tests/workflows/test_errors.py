@@ -257,3 +257,23 @@ def test_secret_values_never_appear_in_errors() -> None:
     p = one(problems, "workflow.parallel.max_concurrency")
     assert p.value == "${SECRET_N}"
     assert all("hunter2" not in str(q) for q in problems)
+
+
+def test_a_bad_setting_does_not_hide_reference_problems_in_the_same_step() -> None:
+    problems = problems_of(
+        BASE
+        + """\
+workflow:
+  pipeline:
+    stages: [writer, ghost]
+    max_gate_retries: lots
+    gates:
+      writer: {lenght: 3}
+"""
+    )
+    keys = {p.key for p in problems}
+    assert {
+        "workflow.pipeline.max_gate_retries",
+        "workflow.pipeline.gates.writer",
+        "workflow.pipeline.stages[1]",
+    } <= keys

@@ -119,6 +119,8 @@ def _repair(data: dict[str, Any], path: DataPath) -> None:
         ):
             node_at = prefix
     if node_at is not None:
+        if _drop_pattern_option(data, path, node_at):
+            return
         parent = _data_at(data, node_at[:-1])
         if isinstance(parent, dict | list):
             parent[node_at[-1]] = BROKEN  # type: ignore[index]
@@ -143,6 +145,29 @@ def _repair(data: dict[str, Any], path: DataPath) -> None:
             parent[target[-1]] = BROKEN_TOOL
         else:
             parent.pop(target[-1], None)
+
+
+_REQUIRED_OPTIONS = frozenset({"stages", "branches", "specialists", "supervisor", "agent"})
+
+
+def _drop_pattern_option(data: dict[str, Any], path: DataPath, node_at: DataPath) -> bool:
+    """For a bad optional setting of a pattern (or one bad gate), drop just that, keep the step.
+
+    Its children and other settings then still get their reference checks.
+    """
+    rest = path[len(node_at) :]
+    node = _data_at(data, node_at)
+    if len(rest) < 2 or not isinstance(node, dict) or len(node) != 1 or rest[0] not in node:
+        return False
+    options = node[rest[0]]
+    option = rest[1]
+    if not isinstance(options, dict) or option in _REQUIRED_OPTIONS or option not in options:
+        return False
+    if option == "gates" and len(rest) >= 3 and isinstance(options["gates"], dict):
+        options["gates"].pop(rest[2], None)
+    else:
+        options.pop(option)
+    return True
 
 
 def problems_from_validation(source: Source, exc: Any, prefix: DataPath, root: Any = None) -> None:
