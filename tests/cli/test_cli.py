@@ -146,6 +146,7 @@ def test_demo_explains_what_it_showed() -> None:
     assert result.exit_code == 0
     for words in ("what you just saw", "Supervisor", "Parallel", "Reflective", "Pipeline", "Try next"):
         assert words in result.stderr
+    assert "[offline model: deterministic, not an LLM]" in result.stderr  # shown as text, not markup
 
 
 def test_version() -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 if TYPE_CHECKING:
     from cadenza.cli.execute import RunOptions, RunOutcome
@@ -65,7 +66,7 @@ def _usage_error(console: Console, message: str, as_json: bool) -> typer.Exit:
     if as_json:
         print_json({"status": "invalid", "error": {"type": "UsageError", "message": message}})
     else:
-        console.print(f"[bold red]✗ {message}[/]")
+        console.print(Text(f"✗ {message}", style="bold red"))
     return typer.Exit(EXIT_USAGE)
 
 
@@ -198,7 +199,7 @@ def validate(flow: FlowArg, json_output: JsonOpt = False) -> None:
         print_json({"status": "valid", "workflow": workflow.name, **summarize(workflow.step)})
         return
     out = Console(highlight=False)
-    out.print(f"[bold green]✓ {flow} is valid[/]")
+    out.print(Text(f"✓ {flow} is valid", style="bold green"))
     out.print(structure_tree(workflow))
 
 
@@ -258,8 +259,10 @@ def main() -> Any:
         if os.environ.get("CADENZA_DEBUG"):
             raise
         _stderr().print(
-            f"[bold red]✗ internal error: {type(exc).__name__}: {exc}[/]\n"
-            "  This is a bug in Cadenza; set CADENZA_DEBUG=1 to see the traceback and report it."
+            Text.assemble(
+                (f"✗ internal error: {type(exc).__name__}: {exc}\n", "bold red"),
+                "  This is a bug in Cadenza; set CADENZA_DEBUG=1 to see the traceback and report it.",
+            )
         )
         sys.exit(EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

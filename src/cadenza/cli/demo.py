@@ -69,7 +69,7 @@ def run_demo(console: Console, as_json: bool) -> None:
     report = str(outcome.tracker.output)
     console.print(
         Panel(
-            report[:1500] + ("\n…" if len(report) > 1500 else ""),
+            Text(report[:1500] + ("\n…" if len(report) > 1500 else "")),
             title="final report (offline model)",
             border_style="green",
         )
