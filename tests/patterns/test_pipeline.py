@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from cadenza import Agent, FunctionModel, Pipeline, Step, StepInput, Verdict
 from cadenza.engine.context import StepContext
-from cadenza.errors import GateFailedError, WorkflowDefinitionError
+from cadenza.errors import GateFailedError, OutputValidationError, WorkflowDefinitionError
 from cadenza.models.base import ModelRequest
 from cadenza.types import GateChecked, LLMCall, Message, StepResult, StepStarted
 
@@ -272,3 +272,14 @@ def test_bad_definitions_name_the_pipeline() -> None:
         Pipeline([Agent("a")], gates=[42])
     with pytest.raises(WorkflowDefinitionError, match="max_gate_retries"):
         Pipeline([Agent("a")], max_gate_retries=-1)
+
+
+async def test_judge_that_cannot_answer_a_verdict_fails_naming_it() -> None:
+    def garbage(messages: list[Message], request: ModelRequest) -> str:
+        return "I think it is fine"
+
+    log = Log()
+    flow = Pipeline([log.agent("w")], gates=[Agent("strict_judge", model=FunctionModel(garbage))])
+    with pytest.raises(OutputValidationError) as info:
+        await flow.run("x")
+    assert info.value.agent == "strict_judge" and info.value.output_type == "Verdict"

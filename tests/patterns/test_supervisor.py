@@ -9,7 +9,7 @@ import pytest
 from _models import Log, prompt_of
 
 from cadenza import Agent, FunctionModel, Pipeline, Supervisor
-from cadenza.errors import OutputValidationError, RoutingError, WorkflowDefinitionError
+from cadenza.errors import ModelError, OutputValidationError, RoutingError, WorkflowDefinitionError
 from cadenza.models.base import ModelRequest
 from cadenza.models.offline import LABEL
 from cadenza.types import LLMCall, Message, StepStarted
@@ -217,3 +217,16 @@ def test_bad_definitions_name_the_supervisor() -> None:
         Supervisor(a, [a, "oops"], name="team")  # type: ignore[list-item]
 
 
+
+
+async def test_a_failing_subtask_cancels_the_others_and_fails_the_supervisor() -> None:
+    log = Log()
+
+    def broken(messages: list[Message], request: ModelRequest) -> str:
+        raise RuntimeError("specialist down")
+
+    specialists = [log.agent("slow", delay=1.0), Agent("bad", model=FunctionModel(broken, name="bad"))]
+    flow = Supervisor(boss([plan(sub("t1", "slow"), sub("t2", "bad"))], []), specialists)
+    with pytest.raises(ModelError, match="specialist down"):
+        await flow.run("Task")
+    assert "slow" in log.started and "slow" not in log.ended
