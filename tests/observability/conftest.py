@@ -13,8 +13,11 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from tests.store.conftest import postgres_url, sqlite_url, store, store_url
 
 from cadenza.observability import _capture
+
+__all__ = ["postgres_url", "spans", "sqlite_url", "store", "store_url"]
 
 _exporter = InMemorySpanExporter()
 
