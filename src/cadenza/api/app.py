@@ -37,6 +37,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     from cadenza import __version__
 
     config = settings or ApiSettings()
+    _register_approval()
     app = FastAPI(
         title="Cadenza",
         version=__version__,
@@ -95,6 +96,16 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
             await store.close()
 
     return lifespan
+
+
+def _register_approval() -> None:
+    """Workflows registered over HTTP may pause for a human: ``approval: {prompt: ...}``."""
+    from cadenza.durable import Approval
+    from cadenza.patterns import register_pattern
+    from cadenza.patterns.registry import pattern_names
+
+    if "approval" not in pattern_names():
+        register_pattern("approval")(Approval)
 
 
 async def _recover(service: RunService) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import json
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cadenza.api.errors import PayloadTooLarge, error_body
@@ -49,7 +50,8 @@ class BodySizeLimit:
             if msg["type"] == "http.request":
                 received += len(msg.get("body", b""))
                 if received > self.max_bytes:
-                    raise PayloadTooLarge(message)
+                    # An HTTPException: FastAPI re-raises it from body parsing (anything else is a 400).
+                    raise HTTPException(413, detail=message)
             return msg
 
         await self.app(scope, limited, send)
