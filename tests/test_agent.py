@@ -310,3 +310,13 @@ async def test_async_function_model_and_text_reply_get_estimated_usage() -> None
     assert result.output == "four chars x"
     assert result.usage.requests == 1
     assert result.usage.input_tokens > 0 and result.usage.output_tokens > 0
+
+
+class _NoSchema:
+    """Pydantic has no schema for this."""
+
+
+def test_output_type_without_a_schema_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Agent("reporter", output_type=_NoSchema)
+    assert "'reporter'" in str(info.value) and "_NoSchema" in str(info.value)

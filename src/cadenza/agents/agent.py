@@ -65,6 +65,8 @@ class Agent(Step):
             self.tools[resolved.name] = resolved
         self.capabilities = list(capabilities)
         self.description = description or instructions.split("\n", 1)[0]
+        if output_type is not None:
+            _check_output_type(name, output_type)
         self.output_type = output_type
         self.max_tool_rounds = max_tool_rounds
         self.max_tokens = max_tokens
@@ -190,6 +192,18 @@ class _Ask(Step):
 
     async def invoke(self, ctx: StepContext, input: StepInput) -> StepResult:
         return await self.agent.respond(ctx, self.prompt, self.output_type)
+
+
+def _check_output_type(agent: str, output_type: Any) -> None:
+    """Fail when the agent is defined, naming it, if ``output_type`` has no JSON Schema."""
+    try:
+        output_schema(output_type)
+    except Exception as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        type_name = getattr(output_type, "__name__", None) or repr(output_type)
+        raise ConfigurationError(
+            f"agent {agent!r}: output_type {type_name} has no JSON Schema: {first_line}"
+        ) from None
 
 
 def render_prompt(input: StepInput) -> str:
