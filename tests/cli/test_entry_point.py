@@ -92,7 +92,7 @@ def test_ctrl_c_with_the_live_view(tmp_path: Path) -> None:
     markers = tmp_path / "markers"
     markers.mkdir()
     process = subprocess.Popen(
-        [CADENZA, "run", str(FLOWS / "slow.yaml"), "-i", "Wait for market data on tea"],
+        [CADENZA, "run", str(FLOWS / "slow.yaml"), "-i", "Wait for market data on tea", "--no-store"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
