@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from cadenza import Agent, FunctionModel, Task, tool
-from cadenza.errors import ConfigurationError, OutputValidationError, UnknownModelError
+from cadenza.errors import ConfigurationError, ModelResponseError, OutputValidationError, UnknownModelError
 from cadenza.models.base import ModelRequest, ModelResponse
 from cadenza.models.offline import LABEL
 from cadenza.models.pricing import clear_price_overrides, set_price
@@ -320,3 +320,11 @@ def test_output_type_without_a_schema_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError) as info:
         Agent("reporter", output_type=_NoSchema)
     assert "'reporter'" in str(info.value) and "_NoSchema" in str(info.value)
+
+
+async def test_function_model_returning_something_else_is_a_clear_model_error() -> None:
+    agent = Agent("a", model=FunctionModel(lambda messages, request: None, name="forgetful"))
+    with pytest.raises(ModelResponseError) as info:
+        await agent.run("q")
+    assert info.value.model == "function:forgetful"
+    assert "returned NoneType" in str(info.value)

@@ -11,6 +11,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Union
 
+from cadenza.errors import ModelResponseError
 from cadenza.models.base import ModelRequest, ModelResponse
 from cadenza.types.messages import Message
 from cadenza.types.usage import Usage
@@ -37,8 +38,12 @@ class FunctionModel:
             reply = await reply  # type: ignore[misc]
         if isinstance(reply, ModelResponse):
             return reply
-        text = str(reply)
-        return ModelResponse(text=text, usage=estimate_usage(request.messages, text), model=self._name)
+        if not isinstance(reply, str):
+            raise ModelResponseError(
+                f"the function returned {type(reply).__name__}; return a ModelResponse or a str",
+                model=self._name,
+            )
+        return ModelResponse(text=reply, usage=estimate_usage(request.messages, reply), model=self._name)
 
 
 def estimate_usage(messages: list[Message], text: str) -> Usage:
