@@ -41,6 +41,12 @@ _PROVIDER_ENV = {
 }
 
 
+def _default_database_url() -> str:
+    from cadenza.store.url import default_database_url
+
+    return default_database_url()
+
+
 def config_file() -> Path | None:
     """The config file in use, if any (see the module docstring for the search order)."""
     explicit = os.environ.get("CADENZA_CONFIG")
@@ -57,7 +63,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CADENZA_", extra="forbid", validate_default=True)
 
-    database_url: str = Field("sqlite+aiosqlite:///cadenza.db", description="Where runs are stored.")
+    database_url: str = Field(
+        default_factory=lambda: _default_database_url(),
+        description="Where runs are stored: a SQLAlchemy URL; default a SQLite file in the data directory.",
+    )
     default_model: str = Field("offline", description="The model of agents that name none.")
     log_level: LogLevel = "WARNING"
     openai_api_key: SecretStr | None = None
