@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Coroutine, Sequence
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cadenza.engine.budget import Budget, agent_budget
 from cadenza.engine.calls import call_model, call_tool
@@ -20,6 +20,9 @@ from cadenza.models.registry import infer_models
 from cadenza.tools.base import Tool, as_tool
 from cadenza.types.messages import Message, ToolCall
 from cadenza.types.results import StepResult, Task
+
+if TYPE_CHECKING:
+    from cadenza.memory.agent_memory import AgentMemory
 
 _FENCE = re.compile(r"^```(?:[A-Za-z]+\b)?\s*(.*?)\s*```$", re.DOTALL)
 
@@ -49,6 +52,7 @@ class Agent(Step):
         temperature: float | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
         budget: Budget | None = None,
+        memory: AgentMemory | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise ConfigurationError("an agent needs a non-empty name")
@@ -75,6 +79,12 @@ class Agent(Step):
         if budget is not None and not isinstance(budget, Budget):
             raise ConfigurationError(f"agent {name!r}: budget must be a cadenza.Budget, got {budget!r}")
         self.budget = budget
+        # Memory (cadenza.memory.AgentMemory): lessons and recalled facts in the system message,
+        # the conversation fitted to a token budget, remember/recall tools. None costs nothing.
+        self.memory = memory
+        if memory is not None:
+            for memory_tool in memory.tools_for(name):
+                self.tools.setdefault(memory_tool.name, memory_tool)
 
     @property
     def model(self) -> Model:
@@ -106,12 +116,16 @@ class Agent(Step):
             # The agent's own limits, per run, on top of the run's (see engine/budget.py).
             ctx.budget = agent_budget(ctx.run, ctx.budget, self.name, self.budget)
         messages = self._start_messages(prompt, output_type)
+        memory = self.memory
+        if memory is not None:
+            messages = await memory.start_messages(self.name, prompt, messages)
         schema = output_schema(output_type) if output_type is not None else None
         tool_defs = [t.definition for t in self.tools.values()] if self.tools else []
         tool_index = 0
         for round_number in range(self.max_tool_rounds + 1):
             offer_tools = tool_defs if round_number < self.max_tool_rounds else []
-            request = ModelRequest(messages, offer_tools, schema, self.max_tokens, self.temperature)
+            sent = messages if memory is None else await memory.fit(messages, ctx)
+            request = ModelRequest(sent, offer_tools, schema, self.max_tokens, self.temperature)
             response = await call_model(ctx, self.models, request, self.retry)
             calls = response.tool_calls
             if not calls or not offer_tools:

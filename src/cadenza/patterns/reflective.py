@@ -75,12 +75,15 @@ class Reflective(Step):
         scores: list[float] = []
         draft_input = input
         critique = Critique(0.0, "")
+        memory = getattr(self.agent, "memory", None)  # the learning loop: see _learn
         for round_number in range(1, self.max_rounds + 1):
             segment = f"round#{round_number}"
             drafted = await ctx.call(self.agent, draft_input, f"{segment}/draft:{self.agent.name}")
             critic_segment = f"{segment}/critic:{self.critic.name}"
             critique = await self._critique(ctx, input, drafted.output, critic_segment)
             score = min(max(float(critique.score), 0.0), 1.0)
+            if memory is not None and scores and score > scores[-1] and draft_input.feedback:
+                await self._learn(ctx, memory, draft_input.feedback, scores[-1], score)
             scores.append(score)
             passed = score >= self.threshold
             run.emit(
@@ -105,6 +108,12 @@ class Reflective(Step):
             confidence=best_score,
             metadata={"rounds": len(scores), "scores": scores, "passed": passed},
         )
+
+    async def _learn(self, ctx: StepContext, memory: Any, feedback: str, before: float, after: float) -> None:
+        """Feedback that raised the score is a lesson: keep it in the agent's long-term memory,
+        so the agent's next run starts from it (its memory adds lessons to its instructions)."""
+        meta = {"workflow": ctx.run.workflow, "critic": self.critic.name, "gain": round(after - before, 4)}
+        await memory.learn_lesson(self.agent.name, feedback, meta)
 
     async def _critique(self, ctx: StepContext, input: StepInput, draft: Any, segment: str) -> Critique:
         prompt = (
