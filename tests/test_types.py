@@ -45,6 +45,14 @@ def test_usage_add_in_place_and_plus_are_exact() -> None:
     assert total.total_tokens == 24
 
 
+def test_usage_sums_with_builtin_sum() -> None:
+    usages = [Usage(1, 2, 0, 0, 1), Usage(3, 4, 1, 0, 1), Usage(5, 6, 0, 2, 1)]
+    assert sum(usages) == Usage(9, 12, 1, 2, 3)
+    assert sum(usages[:1]) is not usages[0]
+    with pytest.raises(TypeError):
+        _ = 5 + usages[0]  # type: ignore[operator]
+
+
 def test_usage_copy_is_independent() -> None:
     a = Usage(1, 2, 3, 4, 5)
     c = a.copy()

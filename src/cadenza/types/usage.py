@@ -42,6 +42,12 @@ class Usage:
             self.requests + other.requests,
         )
 
+    def __radd__(self, other: int) -> Usage:
+        """``sum(usages)`` starts from 0: adding a Usage to 0 gives a copy of it."""
+        if other == 0:
+            return self.copy()
+        return NotImplemented
+
     def copy(self) -> Usage:
         """An independent copy, for results that must not change after they are returned."""
         return Usage(
