@@ -244,6 +244,13 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.command("serve")(serve)
 
+from cadenza.cli.agents import agents_app  # noqa: E402
+from cadenza.cli.costs import costs_app, metrics_app  # noqa: E402
+
+app.add_typer(costs_app, name="costs")
+app.add_typer(metrics_app, name="metrics")
+app.add_typer(agents_app, name="agents")
+
 
 def main() -> Any:
     """The console-script entry point: no tracebacks for users (set CADENZA_DEBUG=1 to see them)."""

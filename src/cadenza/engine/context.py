@@ -156,6 +156,7 @@ class StepContext:
                 duration=duration,
                 usage=result.usage,
                 cost=result.cost,
+                confidence=result.confidence,
             )
         )
         return result

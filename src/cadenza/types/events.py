@@ -73,6 +73,7 @@ class StepFinished(Event):
     duration: float
     usage: Usage
     cost: Decimal
+    confidence: float | None = None
 
 
 @dataclass(slots=True, kw_only=True)
