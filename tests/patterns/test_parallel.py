@@ -228,3 +228,16 @@ async def test_prompt_helper_sees_only_the_task() -> None:
 
     await Parallel([Agent("p", model=FunctionModel(model))]).run("the task")
     assert seen == ["the task"]
+
+
+async def test_several_failing_branches_leave_no_unretrieved_task_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import gc
+
+    flow = Parallel([failing("x"), failing("y"), failing("z")])
+    with pytest.raises(ModelError):
+        await flow.run("q")
+    gc.collect()
+    await asyncio.sleep(0)
+    assert "never retrieved" not in caplog.text

@@ -176,6 +176,9 @@ async def _all_or_first_error(tasks: list[asyncio.Task[T]]) -> list[T]:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        for task in tasks:
+            if not task.cancelled():
+                task.exception()  # retrieve later failures too: no "never retrieved" warnings
         raise failed.exception()  # type: ignore[misc]
     return [t.result() for t in tasks]
 
