@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from decimal import Decimal
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
 from cadenza.types import (
+    AnyEvent,
     BudgetWarning,
     FallbackUsed,
     GateChecked,
@@ -153,3 +155,39 @@ def test_run_result_exposes_the_root_steps_confidence_and_messages() -> None:
     assert result.confidence == 0.7
     assert result.messages == messages
     assert RunResult("r", "failed", None, Usage(), Decimal(0), 0.0, []).messages == []
+
+
+_SAMPLES: dict[str, object] = {
+    "str": "text",
+    "float": 1.25,
+    "int": 7,
+    "bool": True,
+    "Usage": Usage(3, 4, 1, 0, 1),
+    "Decimal": Decimal("0.000000123"),
+    "Any": {"answer": ["x", 2, None]},
+}
+
+
+def _sample_value(annotation: str) -> object:
+    """A value for a field annotated ``annotation``; for ``X | None``, a non-None X."""
+    first = annotation.split(" | ")[0]
+    if first.startswith("list["):
+        return [{"role": "user", "content": "hi"}]
+    if first.startswith("dict["):
+        return {"k": "v"}
+    return _SAMPLES[first]
+
+
+@pytest.mark.parametrize(
+    "cls", typing.get_args(AnyEvent), ids=lambda c: c.__name__
+)
+def test_every_event_class_in_the_union_round_trips(cls: type) -> None:
+    """Catches an event added later whose fields do not survive JSON and validation."""
+    values = {
+        f.name: _sample_value(str(f.type))
+        for f in dataclasses.fields(cls)
+        if f.name != "type"
+    }
+    event = cls(**values)
+    back = event_adapter().validate_json(json.dumps(event_to_dict(event)))
+    assert back == event
