@@ -8,6 +8,7 @@ Nothing here is imported by ``import cadenza``; the store's database driver load
 from __future__ import annotations
 
 from cadenza.memory.agent_memory import AgentMemory, memory_tools
+from cadenza.memory.config import memory_from_config
 from cadenza.memory.embeddings import Embedder, HashEmbedder, OpenAIEmbedder
 from cadenza.memory.index import Entry, Hit, TextIndex
 from cadenza.memory.long_term import LongTermMemory, Memory, agent_scope, user_scope, workflow_scope
@@ -28,6 +29,7 @@ __all__ = [
     "WorkingMemory",
     "agent_scope",
     "estimate_tokens",
+    "memory_from_config",
     "memory_tools",
     "summarise_with",
     "trim_messages",

@@ -99,6 +99,58 @@ def mcp_http(
     )
 
 
+_CONFIG_KEYS = {"command", "args", "env", "cwd", "url", "headers", "allow", "prefix", "timeout"}
+
+
+def mcp_from_config(name: str, config: Any, *, where: str | None = None) -> MCPServerConfig:
+    """An MCP server from a workflow file's mapping: ``command`` (+ ``args``, ``env``, ``cwd``)
+    for stdio, or ``url`` (+ ``headers``) for streamable HTTP; ``allow``, ``prefix``,
+    ``timeout`` for both. Mistakes raise ``ConfigurationError`` naming ``where`` and the key."""
+    from cadenza.errors import ConfigurationError
+
+    place = where or f"mcp.{name}"
+    if not isinstance(config, dict):
+        raise ConfigurationError(f"{place}: expected a mapping with 'command' or 'url', got {config!r}")
+    unknown = sorted(set(config) - _CONFIG_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"{place}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_CONFIG_KEYS))}"
+        )
+    if ("command" in config) == ("url" in config):
+        raise ConfigurationError(f"{place}: give exactly one of 'command' (stdio) or 'url' (streamable HTTP)")
+    for key, kind in (("command", str), ("url", str), ("cwd", str), ("prefix", str)):
+        if key in config and not isinstance(config[key], kind):
+            raise ConfigurationError(f"{place}.{key}: expected text, got {config[key]!r}")
+    for key in ("args", "allow"):
+        if key in config and not (
+            isinstance(config[key], list) and all(isinstance(v, str) for v in config[key])
+        ):
+            raise ConfigurationError(f"{place}.{key}: expected a list of text, got {config[key]!r}")
+    for key in ("env", "headers"):
+        if key in config and not (
+            isinstance(config[key], dict) and all(isinstance(v, str) for v in config[key].values())
+        ):
+            raise ConfigurationError(f"{place}.{key}: expected a mapping of text, got {config[key]!r}")
+    timeout = config.get("timeout", 60.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigurationError(f"{place}.timeout: expected a positive number of seconds, got {timeout!r}")
+    options: dict[str, Any] = {
+        "allow": config.get("allow"),
+        "prefix": config.get("prefix", ""),
+        "timeout": float(timeout),
+    }
+    if "command" in config:
+        return mcp_stdio(
+            name,
+            config["command"],
+            config.get("args", []),
+            env=config.get("env"),
+            cwd=config.get("cwd"),
+            **options,
+        )
+    return mcp_http(name, config["url"], headers=config.get("headers"), **options)
+
+
 class MCPToolset:
     """A live connection to one MCP server and the tools it offers.
 
