@@ -43,9 +43,10 @@ class ApiServer:
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
 
-    def client(self, who: str | None = "admin", **kwargs: Any) -> httpx.Client:
-        headers = {"X-API-Key": self.keys[who]} if who else {}
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=10, **kwargs)
+    def client(self, who: str | None = "admin", headers: dict[str, str] | None = None) -> httpx.Client:
+        """An HTTP client authenticated with the API key of ``who`` (a role, or role@team)."""
+        sent = {"X-API-Key": self.keys[who]} if who else {}
+        return httpx.Client(base_url=self.base_url, headers={**sent, **(headers or {})}, timeout=10)
 
     def token(self, name: str, password: str = PASSWORD) -> dict[str, Any]:
         with httpx.Client(base_url=self.base_url) as client:
@@ -71,17 +72,17 @@ async def _bootstrap(server: ApiServer) -> None:
 
 
 def start_server(database_url: str, **overrides: Any) -> ApiServer:
-    settings = ApiSettings(
-        database_url=database_url,
-        jwt_secret=SECRET,
-        model_override="offline",
-        rate_limit_per_second=10_000,
-        rate_limit_burst=10_000,
-        anonymous_rate_per_second=10_000,
-        anonymous_rate_burst=10_000,
-        upgrade_database=True,
-        **overrides,
-    )
+    options: dict[str, Any] = {
+        "database_url": database_url,
+        "jwt_secret": SECRET,
+        "model_override": "offline",
+        "rate_limit_per_second": 10_000,
+        "rate_limit_burst": 10_000,
+        "anonymous_rate_per_second": 10_000,
+        "anonymous_rate_burst": 10_000,
+        "upgrade_database": True,
+    }
+    settings = ApiSettings(**{**options, **overrides})
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
