@@ -9,11 +9,9 @@ write) and waits up to ``busy_timeout`` for other processes.
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from cadenza.store.database import AsyncDatabase, Database, ThreadDatabase, install_sqlite_listeners
 from cadenza.store.url import async_url, sqlite_path
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -41,22 +39,12 @@ def _sqlite_engine(target: str) -> AsyncEngine:
         pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
-    sync_engine = engine.sync_engine
-
-    @event.listens_for(sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control from the driver so that BEGIN IMMEDIATE is ours to emit.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        # NORMAL in WAL mode survives a crashed process; only a power loss may drop the last commit.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
+    install_sqlite_listeners(engine.sync_engine, SQLITE_BUSY_TIMEOUT_MS)
     return engine
+
+
+def create_database(url: str, engine: AsyncEngine) -> Database:
+    """Where the store's units of work run: SQLite on its writer thread, others on ``engine``."""
+    if async_url(url).startswith("sqlite"):
+        return ThreadDatabase(url, SQLITE_BUSY_TIMEOUT_MS)
+    return AsyncDatabase(engine)

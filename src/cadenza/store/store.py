@@ -8,15 +8,16 @@ upgraded with ``cadenza db upgrade``; a schema newer than the code is refused.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cadenza.store import migrate
-from cadenza.store.engine import create_engine
+from cadenza.store.engine import create_database, create_engine
 from cadenza.store.errors import (
     DatabaseUnavailableError,
     RunLeasedError,
@@ -31,6 +32,7 @@ from cadenza.store.url import default_database_url, is_sqlite, redact
 from cadenza.store.writer import BatchWriter
 
 DEFAULT_LEASE_SECONDS = 30.0
+T = TypeVar("T")
 
 
 def now() -> datetime:
@@ -51,8 +53,10 @@ class Store:
     def __init__(self, engine: AsyncEngine, url: str) -> None:
         self.engine = engine
         self.url = url
-        self.writer = BatchWriter(engine)
         self._postgres = engine.dialect.name == "postgresql"
+        # Writes run as units of work: on SQLite's writer thread, or on the async engine.
+        self.db = create_database(url, engine)
+        self.writer = BatchWriter(self.db, postgres=self._postgres)
 
     @classmethod
     async def open(cls, url: str | None = None, *, upgrade: bool | None = None) -> Store:
@@ -89,6 +93,7 @@ class Store:
         try:
             await self.writer.close()
         finally:
+            await self.db.dispose()
             await self.engine.dispose()
 
     async def __aenter__(self) -> Store:
@@ -174,8 +179,7 @@ class Store:
             "created_at": at,
             "updated_at": at,
         }
-        async with self._begin() as conn:
-            await conn.execute(insert(runs), values)
+        await self._transaction(_insert, runs, values)
         return _run_record_from(values)
 
     async def get_run(self, run_id: str) -> RunRecord:
@@ -219,56 +223,59 @@ class Store:
 
         Raises ``RunLeasedError`` when a live process holds the lease.
         """
+        return await self._transaction(self._take, run_id, owner, lease_seconds, allowed, action)
+
+    def _take(
+        self,
+        conn: Connection,
+        run_id: str,
+        owner: str,
+        lease_seconds: float,
+        allowed: tuple[str, ...],
+        action: str,
+    ) -> RunRecord:
         key = run_key(run_id)
-        async with self._begin() as conn:
-            query = select(runs).where(runs.c.id == key)
-            if self._postgres:
-                query = query.with_for_update()
-            row = (await conn.execute(query)).first()
-            if row is None:
-                raise RunNotFoundError(run_id)
-            record = _run_record(row)
-            if record.status not in allowed:
-                raise RunStateError(record.id, record.status, action, allowed)
-            if record.status == "running" and _lease_alive(record):
-                raise RunLeasedError(record.id, record.lease_owner or "?", _iso(record.lease_expires_at))
-            at = now()
-            record.attempt += 1
-            record.status = "running"
-            record.lease_owner = owner
-            record.lease_expires_at = at + timedelta(seconds=lease_seconds)
-            record.updated_at = at
-            await conn.execute(
-                update(runs)
-                .where(runs.c.id == key)
-                .values(
-                    attempt=record.attempt,
-                    status="running",
-                    lease_owner=owner,
-                    lease_expires_at=record.lease_expires_at,
-                    updated_at=at,
-                    error=None,
-                    error_type=None,
-                    finished_at=None,
-                )
+        record = self._locked_run(conn, run_id)
+        if record.status not in allowed:
+            raise RunStateError(record.id, record.status, action, allowed)
+        if record.status == "running" and _lease_alive(record):
+            raise RunLeasedError(record.id, record.lease_owner or "?", _iso(record.lease_expires_at))
+        at = now()
+        record.attempt += 1
+        record.status = "running"
+        record.lease_owner = owner
+        record.lease_expires_at = at + timedelta(seconds=lease_seconds)
+        record.updated_at = at
+        conn.execute(
+            update(runs)
+            .where(runs.c.id == key)
+            .values(
+                attempt=record.attempt,
+                status="running",
+                lease_owner=owner,
+                lease_expires_at=record.lease_expires_at,
+                updated_at=at,
+                error=None,
+                error_type=None,
+                finished_at=None,
             )
+        )
         return record
 
     async def renew_lease(self, run_id: str, attempt: int, owner: str, lease_seconds: float) -> bool:
         """Extend the lease; False when the run was taken over or is no longer running."""
         at = now()
-        async with self._begin() as conn:
-            result = await conn.execute(
-                update(runs)
-                .where(
-                    runs.c.id == run_key(run_id),
-                    runs.c.attempt == attempt,
-                    runs.c.lease_owner == owner,
-                    runs.c.status == "running",
-                )
-                .values(lease_expires_at=at + timedelta(seconds=lease_seconds), updated_at=at)
+        statement = (
+            update(runs)
+            .where(
+                runs.c.id == run_key(run_id),
+                runs.c.attempt == attempt,
+                runs.c.lease_owner == owner,
+                runs.c.status == "running",
             )
-        return bool(result.rowcount)
+            .values(lease_expires_at=at + timedelta(seconds=lease_seconds), updated_at=at)
+        )
+        return bool(await self._transaction(_rowcount, statement))
 
     async def finish_run(
         self,
@@ -283,91 +290,83 @@ class Store:
         cost: str | None = None,
         waiting: dict[str, Any] | None = None,
     ) -> bool:
-        """Record how the attempt ended and release the lease; False if the attempt was fenced off."""
-        await self.writer.flush()
+        """Record how the attempt ended and release the lease; False if the attempt was fenced off.
+
+        Runs in the writer's next batch, so the run's last events and ledger rows commit with it.
+        """
         at = now()
         finished = status not in ("waiting", "needs_attention", "running", "pending")
-        async with self._begin() as conn:
-            result = await conn.execute(
-                update(runs)
-                .where(runs.c.id == run_key(run_id), runs.c.attempt == attempt)
-                .values(
-                    status=status,
-                    output=output,
-                    error=error,
-                    error_type=error_type,
-                    usage=usage,
-                    cost=cost,
-                    waiting=waiting,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=at,
-                    finished_at=at if finished else None,
-                )
-            )
-        return bool(result.rowcount)
+        params = {
+            "k": run_key(run_id),
+            "a": attempt,
+            "b_status": status,
+            "b_output": output,
+            "b_error": error,
+            "b_error_type": error_type,
+            "b_usage": usage,
+            "b_cost": cost,
+            "b_waiting": waiting,
+            "b_at": at,
+            "b_finished": at if finished else None,
+        }
+        return bool(await self.writer.run_in_batch(_finish, params))
 
     async def cancel_run(self, run_id: str) -> RunRecord:
         """Mark an unfinished run cancelled; its driver, if alive, stops at its next heartbeat."""
+        return await self._transaction(self._cancel, run_id)
+
+    def _cancel(self, conn: Connection, run_id: str) -> RunRecord:
         allowed = ("pending", "running", "waiting", "needs_attention")
-        key = run_key(run_id)
-        async with self._begin() as conn:
-            row = (await conn.execute(select(runs).where(runs.c.id == key))).first()
-            if row is None:
-                raise RunNotFoundError(run_id)
-            record = _run_record(row)
-            if record.status not in allowed:
-                raise RunStateError(record.id, record.status, "cancel", allowed)
-            at = now()
-            await conn.execute(
-                update(runs)
-                .where(runs.c.id == key)
-                .values(
-                    status="cancelled",
-                    error="cancelled by request",
-                    error_type="Cancelled",
-                    updated_at=at,
-                    finished_at=at,
-                )
+        record = self._locked_run(conn, run_id)
+        if record.status not in allowed:
+            raise RunStateError(record.id, record.status, "cancel", allowed)
+        at = now()
+        conn.execute(
+            update(runs)
+            .where(runs.c.id == record.id)
+            .values(
+                status="cancelled",
+                error="cancelled by request",
+                error_type="Cancelled",
+                updated_at=at,
+                finished_at=at,
             )
+        )
         record.status = "cancelled"
         return record
 
     async def decide(self, run_id: str, *, approved: bool, comment: str, by: str) -> RunRecord:
         """Record a human decision on a waiting run; the run becomes ``pending`` (ready to resume)."""
+
+        return await self._transaction(self._decide, run_id, approved, comment, by)
+
+    def _decide(self, conn: Connection, run_id: str, approved: bool, comment: str, by: str) -> RunRecord:
         import json
 
-        key = run_key(run_id)
         action = "approve" if approved else "reject"
-        async with self._begin() as conn:
-            query = select(runs).where(runs.c.id == key)
-            if self._postgres:
-                query = query.with_for_update()
-            row = (await conn.execute(query)).first()
-            if row is None:
-                raise RunNotFoundError(run_id)
-            record = _run_record(row)
-            if record.status != "waiting" or not record.waiting:
-                raise RunStateError(record.id, record.status, action, ("waiting",))
-            seq = await self._next_seq(conn, key)
-            data = json.dumps(
-                {"approved": approved, "comment": comment, "by": by, "at": now().isoformat()},
-                separators=(",", ":"),
-            )
-            await conn.execute(
-                insert(journal_entries),
-                {
-                    "run_id": key,
-                    "path": record.waiting["path"],
-                    "seq": seq,
-                    "attempt": record.attempt,
-                    "kind": "approval",
-                    "data": data,
-                },
-            )
-            await conn.execute(
-                update(runs).where(runs.c.id == key).values(status="pending", updated_at=now())
-            )
+        record = self._locked_run(conn, run_id)
+        if record.status != "waiting" or not record.waiting:
+            raise RunStateError(record.id, record.status, action, ("waiting",))
+        query = select(func.coalesce(func.max(journal_entries.c.seq), 0)).where(
+            journal_entries.c.run_id == record.id
+        )
+        seq = int(conn.execute(query).scalar_one()) + 1
+        data = json.dumps(
+            {"approved": approved, "comment": comment, "by": by, "at": now().isoformat()},
+            separators=(",", ":"),
+        )
+        conn.execute(
+            insert(journal_entries),
+            {
+                "run_id": record.id,
+                "path": record.waiting["path"],
+                "seq": seq,
+                "attempt": record.attempt,
+                "kind": "approval",
+                "data": data,
+            },
+        )
+        conn.execute(update(runs).where(runs.c.id == record.id).values(status="pending", updated_at=now()))
         record.status = "pending"
         return record
 
@@ -408,8 +407,7 @@ class Store:
             if (before_seq is None or e.seq < before_seq) and e.kind != "tool_started"
         ]
         if rows:
-            async with self._begin() as conn:
-                await conn.execute(insert(journal_entries), rows)
+            await self._transaction(_insert, journal_entries, rows)
         return len(rows)
 
     async def journal_size(self, run_id: str) -> tuple[int, int]:
@@ -423,12 +421,6 @@ class Store:
         async with self._connect() as conn:
             count, size = (await conn.execute(query)).one()
         return int(count), int(size)
-
-    async def _next_seq(self, conn: Any, key: str) -> int:
-        query = select(func.coalesce(func.max(journal_entries.c.seq), 0)).where(
-            journal_entries.c.run_id == key
-        )
-        return int((await conn.execute(query)).scalar_one()) + 1
 
     # Events -----------------------------------------------------------------------------------
 
@@ -478,15 +470,26 @@ class Store:
             "workflow_history": record.workflow_history,
             "updated_at": at,
         }
-        async with self._begin() as conn:
-            result = await conn.execute(update(conversations).where(conversations.c.id == key).values(values))
-            if not result.rowcount:
-                await conn.execute(insert(conversations), {"id": key, "created_at": at, **values})
+        await self._transaction(_upsert_conversation, key, at, values)
 
     # Connections ------------------------------------------------------------------------------
 
-    def _begin(self) -> Any:
-        return _Connecting(self, begin=True)
+    async def _transaction(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(conn, *args)`` in one transaction; connect errors name the database."""
+        try:
+            return await self.db.transaction(work, *args)
+        except (OperationalError, InterfaceError) as exc:
+            raise DatabaseUnavailableError(redact(self.url), _first_line(exc)) from None
+
+    def _locked_run(self, conn: Connection, run_id: str) -> RunRecord:
+        """The run's row, locked for the rest of the transaction on PostgreSQL."""
+        query = select(runs).where(runs.c.id == run_key(run_id))
+        if self._postgres:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise RunNotFoundError(run_id)
+        return _run_record(row)
 
 
 class _Connecting:
@@ -507,6 +510,42 @@ class _Connecting:
 
     async def __aexit__(self, *exc: Any) -> Any:
         return await self._cm.__aexit__(*exc)
+
+
+_FINISH = (
+    update(runs)
+    .where(runs.c.id == bindparam("k"), runs.c.attempt == bindparam("a"))
+    .values(
+        status=bindparam("b_status"),
+        output=bindparam("b_output", type_=runs.c.output.type),
+        error=bindparam("b_error"),
+        error_type=bindparam("b_error_type"),
+        usage=bindparam("b_usage", type_=runs.c.usage.type),
+        cost=bindparam("b_cost"),
+        waiting=bindparam("b_waiting", type_=runs.c.waiting.type),
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=bindparam("b_at", type_=runs.c.updated_at.type),
+        finished_at=bindparam("b_finished", type_=runs.c.finished_at.type),
+    )
+)
+
+
+def _finish(conn: Connection, params: dict[str, Any]) -> int:
+    return int(conn.execute(_FINISH, params).rowcount)
+
+
+def _insert(conn: Connection, table: Any, values: Any) -> None:
+    conn.execute(insert(table), values)
+
+
+def _rowcount(conn: Connection, statement: Any) -> int:
+    return int(conn.execute(statement).rowcount)
+
+
+def _upsert_conversation(conn: Connection, key: str, at: datetime, values: dict[str, Any]) -> None:
+    if not conn.execute(update(conversations).where(conversations.c.id == key).values(values)).rowcount:
+        conn.execute(insert(conversations), {"id": key, "created_at": at, **values})
 
 
 def _conversation_key(conversation_id: str) -> str:

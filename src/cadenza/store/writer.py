@@ -17,11 +17,12 @@ import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, insert, select
 
+from cadenza.store.database import Database
 from cadenza.store.errors import StaleAttemptError
 from cadenza.store.tables import journal_entries, run_events, runs, usage_ledger
 
@@ -39,15 +40,25 @@ class JournalRow:
     future: asyncio.Future[None]
 
 
+@dataclass(slots=True)
+class _Job:
+    """A unit of work run in a batch's transaction, after its rows are written."""
+
+    work: Callable[..., Any]
+    args: tuple[Any, ...]
+    future: asyncio.Future[Any]
+
+
 class BatchWriter:
     """Commits queued rows in batches from one background task per store and event loop."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._postgres = engine.dialect.name == "postgresql"
+    def __init__(self, db: Database, *, postgres: bool) -> None:
+        self._db = db
+        self._postgres = postgres
         self._journal: list[JournalRow] = []
         self._events: list[Callable[[], dict[str, Any]]] = []
         self._usage: list[dict[str, Any]] = []
+        self._jobs: list[_Job] = []
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -64,21 +75,29 @@ class BatchWriter:
         return future
 
     def write_event(self, row: Callable[[], dict[str, Any]]) -> None:
-        """Queue an event row (a callable building it, run at commit time) for the next batch."""
+        """Queue an event row (a callable building it, run at commit time) for the next batch.
+
+        It does not start a commit of its own: it rides along with the next journal write or
+        ``flush`` (the driver flushes when a run ends).
+        """
         self._events.append(row)
-        self._kick()
 
     def write_usage(self, row: dict[str, Any]) -> None:
-        """Queue a cost-ledger row to be committed with the next batch."""
+        """Queue a cost-ledger row to be committed with the next batch (like ``write_event``)."""
         self._usage.append(row)
+
+    def run_in_batch(self, work: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """Run ``work(conn, *args)`` in the next batch's transaction, after everything queued before
+        it is written; the future gets its result once committed."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._jobs.append(_Job(work, args, future))
         self._kick()
+        return future
 
     async def flush(self) -> None:
         """Commit everything queued so far (events and ledger rows included)."""
-        if not (self._journal or self._events or self._usage):
-            return
-        future = self.write_journal("", 0, "", 0, "flush", None)
-        await future
+        if self._journal or self._events or self._usage or self._jobs:
+            await self.run_in_batch(_nothing)
 
     async def close(self) -> None:
         await self.flush()
@@ -102,39 +121,25 @@ class BatchWriter:
             journal, self._journal = self._journal, []
             events, self._events = self._events, []
             usage, self._usage = self._usage, []
-            if journal or events or usage:
-                await self._commit_batch(journal, events, usage)
+            jobs, self._jobs = self._jobs, []
+            if journal or events or usage or jobs:
+                await self._commit_batch(journal, events, usage, jobs)
 
     async def _commit_batch(
         self,
         journal: list[JournalRow],
         events: list[Callable[[], dict[str, Any]]],
         usage: list[dict[str, Any]],
+        jobs: list[_Job],
     ) -> None:
-        real = [row for row in journal if row.kind != "flush"]
-        rejected: list[tuple[JournalRow, int | None]] = []
         try:
-            async with self._engine.begin() as conn:
-                if real:
-                    current = await self._current_attempts(conn, {row.run_id for row in real})
-                    accepted = []
-                    for row in real:
-                        attempt = current.get(row.run_id)
-                        if attempt == row.attempt:
-                            accepted.append(row)
-                        else:
-                            rejected.append((row, attempt))
-                    if accepted:
-                        await conn.execute(self._upsert(), [_journal_params(r) for r in accepted])
-                if events:
-                    await conn.execute(insert(run_events), [build() for build in events])
-                if usage:
-                    await conn.execute(insert(usage_ledger), usage)
+            rejected, results = await self._db.transaction(self._write_batch, journal, events, usage, jobs)
         except BaseException as exc:
-            log.error("journal batch of %d rows failed: %s", len(journal), exc)
-            for row in journal:
-                if not row.future.done():
-                    row.future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+            log.error("batch of %d journal rows and %d jobs failed: %s", len(journal), len(jobs), exc)
+            error = exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+            for future in [row.future for row in journal] + [job.future for job in jobs]:
+                if not future.done():
+                    future.set_exception(error)
             if not isinstance(exc, Exception):
                 raise
             return
@@ -146,14 +151,55 @@ class BatchWriter:
         for row in journal:
             if id(row) not in stale and not row.future.done():
                 row.future.set_result(None)
+        for job, result in zip(jobs, results, strict=True):
+            if not job.future.done():
+                job.future.set_result(result)
 
-    async def _current_attempts(self, conn: Any, run_ids: set[str]) -> dict[str, int]:
+    def _write_batch(
+        self,
+        conn: Connection,
+        journal: list[JournalRow],
+        events: list[Callable[[], dict[str, Any]]],
+        usage: list[dict[str, Any]],
+        jobs: list[_Job],
+    ) -> tuple[list[tuple[JournalRow, int | None]], list[Any]]:
+        rejected = self._write(conn, journal, events, usage)
+        return rejected, [job.work(conn, *job.args) for job in jobs]
+
+    def _write(
+        self,
+        conn: Connection,
+        journal: list[JournalRow],
+        events: list[Callable[[], dict[str, Any]]],
+        usage: list[dict[str, Any]],
+    ) -> list[tuple[JournalRow, int | None]]:
+        """One transaction: fence the journal rows by attempt, then write everything."""
+        if not self._postgres:
+            return _write_sqlite(conn, journal, events, usage)
+        rejected: list[tuple[JournalRow, int | None]] = []
+        if journal:
+            current = self._current_attempts(conn, {row.run_id for row in journal})
+            accepted = []
+            for row in journal:
+                attempt = current.get(row.run_id)
+                if attempt == row.attempt:
+                    accepted.append(row)
+                else:
+                    rejected.append((row, attempt))
+            if accepted:
+                conn.execute(self._upsert(), [_journal_params(r) for r in accepted])
+        if events:
+            conn.execute(insert(run_events), [build() for build in events])
+        if usage:
+            conn.execute(insert(usage_ledger), usage)
+        return rejected
+
+    def _current_attempts(self, conn: Connection, run_ids: set[str]) -> dict[str, int]:
         query = select(runs.c.id, runs.c.attempt).where(runs.c.id.in_(run_ids))
         if self._postgres:
             # A takeover's UPDATE waits for this batch to commit, then sees its rows.
             query = query.with_for_update(read=True)
-        rows = await conn.execute(query)
-        return {_hex(run_id): attempt for run_id, attempt in rows}
+        return {_hex(run_id): attempt for run_id, attempt in conn.execute(query)}
 
     def _upsert(self) -> Any:
         """INSERT ... ON CONFLICT (run_id, path) DO UPDATE: a tool's result replaces its start marker."""
@@ -171,6 +217,86 @@ class BatchWriter:
                 },
             )
         return self._upsert_statement
+
+
+_SQLITE_UPSERT = (
+    "INSERT INTO journal_entries (run_id, path, seq, attempt, kind, data) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (run_id, path) DO UPDATE SET seq = excluded.seq, attempt = excluded.attempt, "
+    "kind = excluded.kind, data = excluded.data"
+)
+_SQLITE_EVENT = (
+    "INSERT INTO run_events (run_id, seq, attempt, type, path, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_LEDGER_COLUMNS = (
+    "run_id",
+    "path",
+    "workflow",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost",
+    "at",
+)
+_SQLITE_LEDGER = "INSERT INTO usage_ledger ({}) VALUES ({})".format(
+    ", ".join(_LEDGER_COLUMNS), ", ".join("?" * len(_LEDGER_COLUMNS))
+)
+
+
+def _write_sqlite(
+    conn: Connection,
+    journal: list[JournalRow],
+    events: list[Callable[[], dict[str, Any]]],
+    usage: list[dict[str, Any]],
+) -> list[tuple[JournalRow, int | None]]:
+    """The same batch on SQLite's raw cursor: the writer's hot path, where SQLAlchemy's statement
+    machinery would cost ten times the write itself. Run ids are stored as 32 hex digits (how
+    ``Uuid`` stores them on SQLite)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    rejected: list[tuple[JournalRow, int | None]] = []
+    try:
+        if journal:
+            ids = sorted({row.run_id for row in journal})
+            cursor.execute(f"SELECT id, attempt FROM runs WHERE id IN ({', '.join('?' * len(ids))})", ids)
+            current = {str(run_id): attempt for run_id, attempt in cursor.fetchall()}
+            accepted = []
+            for row in journal:
+                attempt = current.get(row.run_id)
+                if attempt == row.attempt:
+                    accepted.append((row.run_id, row.path, row.seq, row.attempt, row.kind, row.data))
+                else:
+                    rejected.append((row, attempt))
+            if accepted:
+                cursor.executemany(_SQLITE_UPSERT, accepted)
+        if events:
+            rows = [build() for build in events]
+            cursor.executemany(
+                _SQLITE_EVENT,
+                [
+                    (r["run_id"], r["seq"], r["attempt"], r["type"], r["path"], r["at"], r["data"])
+                    for r in rows
+                ],
+            )
+        if usage:
+            cursor.executemany(
+                _SQLITE_LEDGER,
+                [tuple(_sqlite_value(r[c]) for c in _LEDGER_COLUMNS) for r in usage],
+            )
+    finally:
+        cursor.close()
+    return rejected
+
+
+def _sqlite_value(value: Any) -> Any:
+    # DateTime on SQLite: the text form SQLAlchemy writes and reads back.
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    return value
+
+
+def _nothing(conn: Connection) -> None:
+    return None
 
 
 def _journal_params(row: JournalRow) -> dict[str, Any]:
