@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Iterator, Sequence
 
 import pytest
-from _models import Log
 
 from cadenza import Agent, FunctionModel, Parallel, Pipeline, Step, StepInput, register_pattern
 from cadenza.engine.context import StepContext
@@ -14,6 +13,8 @@ from cadenza.errors import CadenzaError, ConfigurationError
 from cadenza.models.base import ModelRequest
 from cadenza.patterns import get_pattern, pattern_names, registry
 from cadenza.types import Message, StepFailed, StepFinished, StepResult, StepStarted, TextDelta
+
+from ._models import Log
 
 
 class FirstSuccess(Step):

@@ -11,12 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from _models import prompt_of
 
 from cadenza import Agent, FunctionModel, Parallel, Pipeline, Reflective, Supervisor
 from cadenza.models.base import ModelRequest, ModelResponse
 from cadenza.models.pricing import clear_price_overrides, set_price
 from cadenza.types import Event, LLMCall, Message, RunFinished, StepFinished, Usage
+
+from ._models import prompt_of
 
 
 @pytest.fixture(autouse=True)

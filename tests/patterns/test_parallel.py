@@ -7,12 +7,13 @@ import json
 from typing import Any
 
 import pytest
-from _models import Log, prompt_of
 
 from cadenza import Agent, FunctionModel, Parallel, Pipeline
 from cadenza.errors import ModelError, ParallelError, StepFailedError, WorkflowDefinitionError
 from cadenza.models.base import ModelRequest
 from cadenza.types import Message, StepFailed, StepFinished, StepStarted
+
+from ._models import Log, prompt_of
 
 
 def three(log: Log) -> list[Agent]:

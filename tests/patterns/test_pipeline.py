@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from _models import Log, prompt_of
 from pydantic import BaseModel
 
 from cadenza import Agent, FunctionModel, Pipeline, Step, StepInput, Verdict
@@ -14,6 +13,8 @@ from cadenza.engine.context import StepContext
 from cadenza.errors import GateFailedError, OutputValidationError, WorkflowDefinitionError
 from cadenza.models.base import ModelRequest
 from cadenza.types import GateChecked, LLMCall, Message, StepResult, StepStarted
+
+from ._models import Log, prompt_of
 
 
 class Remember(Step):

@@ -6,13 +6,14 @@ import json
 from typing import Any
 
 import pytest
-from _models import Log, prompt_of
 
 from cadenza import Agent, FunctionModel, Parallel, Pipeline, Reflective, Supervisor
 from cadenza.errors import GateFailedError, WorkflowDefinitionError
 from cadenza.models.base import ModelRequest
 from cadenza.models.offline import LABEL, REVISION_MARK
 from cadenza.types import GateChecked, Message, StepStarted
+
+from ._models import Log, prompt_of
 
 
 def critic_scoring(*scores: float, prompts: list[str] | None = None) -> Agent:

@@ -6,13 +6,14 @@ import json
 from typing import Any
 
 import pytest
-from _models import Log, prompt_of
 
 from cadenza import Agent, FunctionModel, Pipeline, Supervisor
 from cadenza.errors import ModelError, OutputValidationError, RoutingError, WorkflowDefinitionError
 from cadenza.models.base import ModelRequest
 from cadenza.models.offline import LABEL
 from cadenza.types import LLMCall, Message, StepStarted
+
+from ._models import Log, prompt_of
 
 
 def sub(
