@@ -283,3 +283,58 @@ async def test_invalid_expression_in_a_run_goes_back_as_a_tool_error() -> None:
     (call,) = [e for e in result.events if isinstance(e, ToolCalled)]
     assert call.output is None
     assert call.error is not None and "division by zero at position 3" in call.error
+
+
+# --- units ---
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("5 km + 300 m", "5.3 km"),
+        ("300 m + 5 km", "5300 m"),
+        ("60 km/h * 30 min", "30 km"),
+        ("3 kWh / 2 h to kW", "1.5 kW"),
+        ("240 MW * 24 h to GWh", "5.76 GWh"),
+        ("100 USD + 20 USD", "120 USD"),
+        ("20 USD * 3", "60 USD"),
+        ("90 min to h", "1.5 h"),
+        ("2 m * 3 m", "6 m^2"),
+        ("(2 m)^2", "4 m^2"),
+        ("9.81 kg*m/s^2 * 2 s", "19.62 kg*m/s"),
+        ("1 GB / 10 MB/s", "100 s"),
+        ("-5 kg", "-5 kg"),
+        ("10 km / 2 km", 5.0),
+        ("1 km / 500 m", 2.0),
+    ],
+)
+def test_units(expression: str, expected: object) -> None:
+    assert calculate(expression) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("3 m + 2 s", "cannot add m and s"),
+        ("5 m - 1", "cannot subtract a plain number from m"),
+        ("100 USD + 20 EUR", "cannot add USD and EUR"),
+        ("5 km to s", "cannot convert km to s: different dimensions"),
+        ("5 to m", "cannot convert a plain number to a unit"),
+        ("3 m to", "'to' needs a unit"),
+        ("(2 m)^0.5", "only be raised to a whole power"),
+        ("mean([1 m, 2 m])", "found 1 m"),
+    ],
+)
+def test_mixing_units_is_an_error(expression: str, message: str) -> None:
+    with pytest.raises(CalculationError, match=message):
+        calculate(expression)
+
+
+@given(
+    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+    st.sampled_from(["m", "km", "mi", "ft", "cm"]),
+    st.sampled_from(["m", "km", "mi", "ft", "cm"]),
+)
+def test_converting_there_and_back_is_the_identity(value: float, a: str, b: str) -> None:
+    back = evaluate(f"({value!r} {a} to {b}) to {a}")
+    assert back.value == pytest.approx(value, rel=1e-12, abs=1e-9)

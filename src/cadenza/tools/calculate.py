@@ -8,6 +8,7 @@ from typing import Any
 from cadenza.errors import CalculationError
 from cadenza.tools.base import tool
 from cadenza.tools.calc import evaluate
+from cadenza.tools.calc.units import Quantity
 
 
 @tool(name="calculate")
@@ -21,6 +22,8 @@ def calculate(expression: str) -> Any:
     period, money paid out is negative): npv(rate, cashflows), irr(cashflows),
     pmt(rate, nper, pv), pv(rate, nper, pmt), fv(rate, nper, pmt, pv), cagr(begin, end, years),
     amortization(rate, nper, principal). Constants: pi, e.
+    Units: 5 km + 300 m, 60 km/h * 30 min, 3 kWh / 2 h to kW, 100 USD + 20 USD; mixing
+    dimensions (m + s, USD + EUR) is an error. Convert with "to": 90 min to h.
 
     Args:
         expression: the expression, e.g. "pmt(5%/12, 360, 200000)" or "mean([3, 5, 8])".
@@ -34,6 +37,8 @@ def tidy(value: Any) -> Any:
     """Round floats to 12 significant digits so 0.1 + 0.2 reads 0.3; whole floats stay floats."""
     if isinstance(value, float):
         return float(f"{value:.12g}") if math.isfinite(value) else value
+    if isinstance(value, Quantity):
+        return str(value)
     if isinstance(value, list):
         return [tidy(v) for v in value]
     if isinstance(value, dict):

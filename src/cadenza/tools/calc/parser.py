@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cadenza.errors import CalculationError
+from cadenza.tools.calc import units
+from cadenza.tools.calc.units import Quantity
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 100
@@ -101,10 +103,19 @@ class Evaluator:
     def evaluate(self) -> Value:
         if self.current.kind == "end":
             raise self.fail("the expression is empty")
-        value = self.sum()
+        value = self.converted()
         token = self.current
         if token.kind != "end":
             raise self.fail(f"unexpected {token.text!r}", token.position)
+        return value
+
+    def converted(self) -> Value:
+        """A sum, optionally converted: ``... to unit`` (the loosest operator)."""
+        value = self.sum()
+        token = self.current
+        if token.kind == "name" and token.text == "to":
+            self.advance()
+            value = self.convert(value, token)
         return value
 
     def sum(self) -> Value:
@@ -130,6 +141,8 @@ class Evaluator:
             self.enter(token)
             operand = self.unary()
             self.depth -= 1
+            if isinstance(operand, Quantity):
+                return units.negate(operand) if token.kind == "-" else operand
             number = self.number(operand, token)
             return -number if token.kind == "-" else number
         return self.power()
@@ -160,7 +173,10 @@ class Evaluator:
     def primary(self) -> Value:
         token = self.advance()
         if token.kind == "number":
-            return self.literal(token)
+            number = self.literal(token)
+            if self.at_unit():
+                return Quantity(float(number), self.unit())
+            return number
         if token.kind == "name":
             if self.current.kind == "(":
                 return self.call(token)
@@ -171,7 +187,7 @@ class Evaluator:
             raise self.fail(f"unknown name {token.text!r}", token.position)
         if token.kind == "(":
             self.enter(token)
-            value = self.sum()
+            value = self.converted()
             self.depth -= 1
             self.expect(")")
             return value
@@ -183,13 +199,52 @@ class Evaluator:
         found = "the end of the expression" if token.kind == "end" else repr(token.text)
         raise self.fail(f"expected a number, a name or '(' but found {found}", token.position)
 
+    def at_unit(self) -> bool:
+        token = self.current
+        return token.kind == "name" and units.is_unit(token.text) and self.tokens[self.index + 1].kind != "("
+
+    def unit(self) -> units.Unit:
+        """``km``, ``km/h``, ``kg*m/s^2``: symbols joined by * and /, with whole exponents."""
+        parts: dict[str, int] = {}
+        sign = 1
+        while True:
+            token = self.advance()
+            exponent = 1
+            if self.current.kind in ("^", "**"):
+                self.advance()
+                negative = self.current.kind == "-"
+                if negative:
+                    self.advance()
+                power = self.expect("number")
+                if not power.text.isdigit():
+                    raise self.fail("a unit's exponent must be a whole number", power.position)
+                exponent = -int(power.text) if negative else int(power.text)
+            parts[token.text] = parts.get(token.text, 0) + sign * exponent
+            following = self.tokens[self.index + 1] if self.current.kind in ("*", "/") else None
+            if following is None or following.kind != "name" or not units.is_unit(following.text):
+                return tuple(parts.items())
+            if self.tokens[self.index + 2].kind == "(":
+                return tuple(parts.items())
+            sign = -1 if self.advance().kind == "/" else 1
+
+    def convert(self, value: Value, token: Token) -> Value:
+        if not self.at_unit():
+            raise self.fail("'to' needs a unit, e.g. '5 km to m'", self.current.position)
+        target = self.unit()
+        if not isinstance(value, Quantity):
+            raise self.fail(f"cannot convert {_describe(value)} to a unit: it has none", token.position)
+        try:
+            return value.to(target)
+        except ValueError as exc:
+            raise self.fail(str(exc), token.position) from None
+
     def arguments(self, closing: str) -> list[Value]:
         items: list[Value] = []
         if self.current.kind == closing:
             self.advance()
             return items
         while True:
-            items.append(self.sum())
+            items.append(self.converted())
             if self.current.kind == ",":
                 self.advance()
                 continue
@@ -244,7 +299,9 @@ class Evaluator:
             raise self.fail("factorial argument above 1000", token.position)
         return math.factorial(number)
 
-    def arithmetic(self, op: Token, left: Value, right: Value) -> Number:
+    def arithmetic(self, op: Token, left: Value, right: Value) -> Value:
+        if isinstance(left, Quantity) or isinstance(right, Quantity):
+            return self.with_units(op, left, right)
         a = self.number(left, op)
         b = self.number(right, op)
         try:
@@ -272,6 +329,23 @@ class Evaluator:
         except OverflowError:
             raise self.fail("result too large", op.position) from None
 
+    def with_units(self, op: Token, left: Value, right: Value) -> Value:
+        for operand in (left, right):
+            if not isinstance(operand, Quantity):
+                self.number(operand, op)
+        try:
+            if op.kind in ("+", "-"):
+                return units.add(left, right, subtract=op.kind == "-")
+            if op.kind in ("*", "/"):
+                return units.multiply(left, right, divide=op.kind == "/")
+            if op.kind in ("^", "**") and isinstance(left, Quantity):
+                return units.power(left, right)
+        except ZeroDivisionError:
+            raise self.fail("division by zero", op.position) from None
+        except (ValueError, OverflowError) as exc:
+            raise self.fail(str(exc), op.position) from None
+        raise self.fail(f"{op.text!r} is not defined for quantities with units", op.position)
+
     def power_of(self, a: Number, b: Number, op: Token) -> Number:
         if isinstance(a, int) and isinstance(b, int) and b >= 0:
             if abs(a) > 1 and b * max(a.bit_length(), 1) > MAX_INT_BITS:
@@ -292,10 +366,14 @@ class Evaluator:
 
 
 def _describe(value: Value) -> str:
+    if isinstance(value, Quantity):
+        return f"a quantity in {units.label(value.unit)}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
         return "a table of results"
+    if isinstance(value, int | float):
+        return "a plain number"
     return type(value).__name__
 
 

@@ -24,7 +24,8 @@ def numbers(data: Any, what: str = "data", minimum: int = 1) -> list[float]:
     values: list[float] = []
     for item in data:
         if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
-            raise ValueError(f"{what} must contain only finite numbers, found {item!r}")
+            shown = repr(item) if isinstance(item, str) else str(item)
+            raise ValueError(f"{what} must contain only finite numbers, found {shown}")
         values.append(item)
     if len(values) < minimum:
         raise ValueError(f"{what} needs at least {minimum} value(s), got {len(values)}")
