@@ -7,6 +7,7 @@ may change at any time.
 """
 
 from cadenza.agents.agent import Agent
+from cadenza.durable.approval import Approval
 from cadenza.engine.budget import Budget
 from cadenza.engine.retry import RetryPolicy
 from cadenza.engine.step import Step, StepInput
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
+    "Approval",
     "Budget",
     "Critique",
     "Event",

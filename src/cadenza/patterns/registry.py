@@ -79,10 +79,11 @@ def pattern_names() -> list[str]:
 
 
 def _ensure_builtins() -> None:
+    from cadenza.durable.approval import Approval
     from cadenza.patterns.parallel import Parallel
     from cadenza.patterns.pipeline import Pipeline
     from cadenza.patterns.reflective import Reflective
     from cadenza.patterns.supervisor import Supervisor
 
-    for cls in (Pipeline, Parallel, Supervisor, Reflective):
+    for cls in (Pipeline, Parallel, Supervisor, Reflective, Approval):
         _patterns.setdefault(cls.kind, cls)
