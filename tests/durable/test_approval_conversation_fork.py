@@ -123,3 +123,37 @@ async def test_fork_reuses_the_journal_before_the_chosen_step(store: Store) -> N
 
     with pytest.raises(DurableRunError, match="no journaled call"):
         await fork_run(original.run_id, from_path="three/9:z", store=store, flow=flow)
+
+
+WORKFLOW_WITH_APPROVAL = """
+version: 1
+name: announce
+defaults:
+  model: offline
+agents:
+  drafter:
+    instructions: Draft the announcement.
+  publisher:
+    instructions: Publish the approved draft.
+workflow:
+  pipeline:
+    stages:
+      - drafter
+      - approval: {name: legal, prompt: "Legal sign-off?"}
+      - publisher
+"""
+
+
+async def test_an_approval_step_in_a_workflow_file(store: Store) -> None:
+    from cadenza.workflows import load_workflow_text
+
+    workflow = load_workflow_text(WORKFLOW_WITH_APPROVAL, "announce.yaml")
+    run_id = uuid.uuid4().hex
+    with pytest.raises(ApprovalRequired, match="Legal sign-off"):
+        await run_durable(workflow.step, "New office", store=store, run_id=run_id)
+    record = await store.get_run(run_id)
+    assert record.status == "waiting" and record.waiting is not None
+    assert record.waiting["path"] == "pipeline/1:legal"
+    await store.decide(run_id, approved=True, comment="", by="legal")
+    result = await resume_run(run_id, store=store, flow=load_workflow_text(WORKFLOW_WITH_APPROVAL).step)
+    assert "Publish the approved draft" in result.output
