@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.tools._http import serve
 from tests.tools._models import calls_tool
 from tests.tools._samples import PARAGRAPHS, write_all, write_pdf
 
 from cadenza import Agent, FunctionModel
-from cadenza.errors import DocumentError, ToolError
+from cadenza.errors import DocumentError, FetchError, SSRFError, ToolError
 from cadenza.models.base import ModelRequest
 from cadenza.tools.documents import (
     DocumentSettings,
@@ -21,8 +22,11 @@ from cadenza.tools.documents import (
     clean_text,
     load_document,
     make_document_tool,
+    read_document,
 )
+from cadenza.tools.fetch import FetchSettings
 from cadenza.tools.keypoints import KeyPointExtractor, KeyPoints, extract_key_points
+from cadenza.tools.net import NetworkPolicy
 from cadenza.types.events import ToolCalled
 from cadenza.types.messages import Message
 
@@ -135,23 +139,52 @@ def test_clean_text() -> None:
 # --- the tool: allowed folders only ---
 
 
-def test_read_document_tool_reads_under_its_roots_only(samples: dict[str, Path], tmp_path: Path) -> None:
+async def test_read_document_tool_reads_under_its_roots_only(
+    samples: dict[str, Path], tmp_path: Path
+) -> None:
     folder = samples["pdf"].parent
     tool = make_document_tool(DocumentSettings(roots=(str(folder),)))
-    text = tool("report.pdf")
+    text = await tool("report.pdf")
     assert text.startswith("Title: Rance report\nFormat: pdf\nAuthor: Operations")
     assert "240 megawatts" in text
     with pytest.raises(DocumentError, match="outside the folders this tool may read"):
-        tool("/etc/passwd")
+        await tool("/etc/passwd")
     with pytest.raises(DocumentError, match="outside the folders"):
-        tool("../../../../etc/hostname")
+        await tool("../../../../etc/hostname")
     outside = tmp_path / "secret.txt"
     outside.write_text("secret")
     link = folder / "link.txt"
     if not link.exists():
         os.symlink(outside, link)
     with pytest.raises(DocumentError, match="outside the folders"):
-        tool("link.txt")
+        await tool("link.txt")
+
+
+async def test_read_document_from_a_url_through_the_ssrf_guard(samples: dict[str, Path]) -> None:
+    docx_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    routes = {
+        "/report.pdf": lambda r: (200, {"Content-Type": "application/pdf"}, samples["pdf"].read_bytes()),
+        "/download": lambda r: (200, {"Content-Type": docx_type}, samples["docx"].read_bytes()),
+        "/files/figures.xlsx": lambda r: (
+            200,
+            {"Content-Type": "application/octet-stream"},
+            samples["xlsx"].read_bytes(),
+        ),
+        "/photo": lambda r: (200, {"Content-Type": "image/jpeg"}, b"\xff\xd8"),
+    }
+    with serve(routes) as server:  # type: ignore[arg-type]
+        local = make_document_tool(DocumentSettings(fetch=FetchSettings(policy=NetworkPolicy.local())))
+        assert "240 megawatts" in await local(server.url("/report.pdf"))
+        assert (await local(server.url("/download"))).startswith("Title: Rance annual report\nFormat: docx")
+        assert "| 2023 | 498 |" in await local(server.url("/files/figures.xlsx"))
+        with pytest.raises(FetchError, match="content type 'image/jpeg' is not a supported type"):
+            await local(server.url("/photo"))
+        # the default tool refuses loopback, like fetch_url
+        with pytest.raises(SSRFError, match=r"127\.0\.0\.1 is a loopback address"):
+            await read_document(server.url("/report.pdf"))
+    offline = make_document_tool(DocumentSettings(fetch=None))
+    with pytest.raises(DocumentError, match="reads local files only"):
+        await offline("https://example.com/report.pdf")
 
 
 async def test_read_document_in_a_run(samples: dict[str, Path]) -> None:

@@ -13,6 +13,7 @@ Format libraries (pypdf, python-docx, openpyxl, python-pptx, trafilatura) come w
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from dataclasses import dataclass, field
@@ -357,12 +358,49 @@ def _break_point(text: str, start: int, end: int) -> int:
     return end
 
 
+MIME_FORMATS = {
+    "application/pdf": "pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
+    "text/html": "html",
+    "application/xhtml+xml": "html",
+    "text/markdown": "markdown",
+    "text/plain": "text",
+    "text/csv": "text",
+    "application/json": "text",
+}
+
+
 @dataclass(frozen=True)
 class DocumentSettings:
-    """Where ``read_document`` may read: files under ``roots`` (default: the working directory)."""
+    """Where ``read_document`` may read: files under ``roots`` (default: the working directory),
+    and http(s) URLs through the SSRF-guarded fetcher with ``fetch``'s limits (``None``: no URLs).
+    """
 
     roots: tuple[str, ...] = (".",)
     max_chars: int = 20_000
+    fetch: Any = field(default_factory=lambda: _default_fetch_settings())
+
+
+def _default_fetch_settings() -> Any:
+    from cadenza.tools.fetch import FetchSettings
+
+    return FetchSettings(max_bytes=MAX_BYTES, timeout=60.0)
+
+
+async def load_url(url: str, settings: Any, *, tool: str = "read_document") -> Document:
+    """Download a document (PDF, Office, HTML, text) through the SSRF guard and read it."""
+    from urllib.parse import urlsplit
+
+    from cadenza.tools.fetch import download
+
+    got = await download(url, settings, tool=tool, content_types=(*MIME_FORMATS, "application/octet-stream"))
+    kind = MIME_FORMATS.get(got.content_type)
+    name = Path(urlsplit(got.final_url).path).name or "document"
+    if kind is None:
+        kind = detect_format(name)  # an unlabelled body: trust the file name in the URL
+    return await asyncio.to_thread(load_document, got.body, name=name, format=kind)
 
 
 def make_document_tool(
@@ -371,16 +409,23 @@ def make_document_tool(
     """A ``read_document`` tool limited to ``settings.roots``."""
     config = settings or DocumentSettings()
 
-    def read_document(path: str) -> str:
-        """Read a PDF, Word, Excel, PowerPoint, HTML, Markdown or text file and return its text
-        with its title and metadata.
+    async def read_document(path: str) -> str:
+        """Read a PDF, Word, Excel, PowerPoint, HTML, Markdown or text file (a path, or an http
+        or https URL) and return its text with its title and metadata.
 
         Args:
-            path: the file's path.
+            path: the file's path or URL.
         """
-        return load_document(_allowed_path(path, config.roots)).render(config.max_chars)
+        if path.startswith(("http://", "https://")):
+            if config.fetch is None:
+                raise DocumentError(path, "this tool reads local files only")
+            document = await load_url(path, config.fetch, tool=name)
+        else:
+            document = await asyncio.to_thread(load_document, _allowed_path(path, config.roots))
+        return document.render(config.max_chars)
 
-    return Tool(read_document, name=name, timeout=60.0, max_output_chars=config.max_chars + 1000)
+    timeout = 60.0 + (config.fetch.timeout if config.fetch is not None else 0.0)
+    return Tool(read_document, name=name, timeout=timeout, max_output_chars=config.max_chars + 1000)
 
 
 def _allowed_path(path: str, roots: tuple[str, ...]) -> Path:

@@ -63,19 +63,56 @@ class FetchedPage:
         return "\n".join(header) + "\n\n" + text
 
 
-async def fetch_page(
-    url: str, settings: FetchSettings | None = None, *, tool: str = TOOL_NAME
-) -> FetchedPage:
-    """Fetch ``url`` under ``settings`` and extract its text; raises ``SSRFError`` / ``FetchError``."""
+@dataclass(slots=True)
+class Download:
+    """The raw body of a fetched URL, within the limits, after the redirects."""
+
+    url: str
+    final_url: str
+    status: int
+    content_type: str
+    body: bytes
+    encoding: str | None
+    redirects: list[str]
+
+
+TextOrHTML = _HTML + _TEXT
+
+
+async def download(
+    url: str,
+    settings: FetchSettings | None = None,
+    *,
+    tool: str = TOOL_NAME,
+    content_types: tuple[str, ...] = TextOrHTML,
+) -> Download:
+    """Fetch ``url``'s body safely; ``content_types`` are the prefixes accepted (an empty
+    ``Content-Type`` is accepted too). Raises ``SSRFError`` / ``FetchError``."""
     settings = settings or FetchSettings()
     try:
         async with asyncio.timeout(settings.timeout):
-            return await _fetch(url, settings, tool)
+            return await _download(url, settings, tool, content_types)
     except TimeoutError:
         raise FetchError(tool, url, f"timed out after {settings.timeout} s") from None
 
 
-async def _fetch(url: str, settings: FetchSettings, tool: str) -> FetchedPage:
+async def fetch_page(
+    url: str, settings: FetchSettings | None = None, *, tool: str = TOOL_NAME
+) -> FetchedPage:
+    """Fetch ``url`` under ``settings`` and extract its text; raises ``SSRFError`` / ``FetchError``."""
+    got = await download(url, settings, tool=tool)
+    raw = got.body
+    if got.content_type.startswith(_HTML) or (not got.content_type and raw.lstrip()[:1] == b"<"):
+        from cadenza.tools.extract import extract_html
+
+        page = await asyncio.to_thread(extract_html, raw, got.final_url, feature=tool)
+        title, text = page.title, page.text
+    else:
+        title, text = None, raw.decode(got.encoding or "utf-8", errors="replace")
+    return FetchedPage(url, got.final_url, got.status, got.content_type, title, text, len(raw), got.redirects)
+
+
+async def _download(url: str, settings: FetchSettings, tool: str, content_types: tuple[str, ...]) -> Download:
     import httpx2
 
     client = pooled_guarded_client(settings.policy, settings.timeout, settings.user_agent)
@@ -90,7 +127,7 @@ async def _fetch(url: str, settings: FetchSettings, tool: str) -> FetchedPage:
                     redirects.append(current)
                     current = _checked_url(url, urljoin(current, response.headers["location"]), tool)
                     continue
-                return await _read(url, current, response, redirects, settings, tool)
+                return await _read(url, current, response, redirects, settings, tool, content_types)
         except AddressRefused as refused:
             raise SSRFError(tool, current, refused.address, refused.reason) from None
         except httpx2.TimeoutException:
@@ -117,16 +154,16 @@ async def _read(
     redirects: list[str],
     settings: FetchSettings,
     tool: str,
-) -> FetchedPage:
+    content_types: tuple[str, ...],
+) -> Download:
     if response.status_code >= 400:
         raise FetchError(
             tool, final, f"HTTP {response.status_code} {response.reason_phrase}", response.status_code
         )
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type and not content_type.startswith(_HTML + _TEXT):
-        raise FetchError(
-            tool, final, f"content type {content_type!r} is not text or HTML", response.status_code
-        )
+    if content_type and not content_type.startswith(content_types):
+        what = "text or HTML" if content_types == TextOrHTML else "a supported type"
+        raise FetchError(tool, final, f"content type {content_type!r} is not {what}", response.status_code)
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_bytes:
         raise FetchError(tool, final, f"{declared} bytes is over the {settings.max_bytes}-byte limit")
@@ -135,15 +172,7 @@ async def _read(
         body.extend(chunk)
         if len(body) > settings.max_bytes:
             raise FetchError(tool, final, f"more than the {settings.max_bytes}-byte limit")
-    raw = bytes(body)
-    if content_type.startswith(_HTML) or (not content_type and raw.lstrip()[:1] == b"<"):
-        from cadenza.tools.extract import extract_html
-
-        page = await asyncio.to_thread(extract_html, raw, final, feature=tool)
-        title, text = page.title, page.text
-    else:
-        title, text = None, raw.decode(response.encoding or "utf-8", errors="replace")
-    return FetchedPage(url, final, response.status_code, content_type, title, text, len(raw), redirects)
+    return Download(url, final, response.status_code, content_type, bytes(body), response.encoding, redirects)
 
 
 def make_fetch_tool(settings: FetchSettings | None = None, *, name: str = TOOL_NAME) -> Tool[..., Any]:
