@@ -7,6 +7,7 @@ import socket
 import httpx
 import pytest
 
+from cadenza.store import migrate
 from tests.api.conftest import ApiServer, register
 
 
@@ -14,7 +15,7 @@ def test_health_and_readiness_need_no_credentials(api: ApiServer) -> None:
     with api.client(None) as client:
         assert client.get("/v1/health").json()["status"] == "ok"
         ready = client.get("/v1/ready").json()
-        assert ready == {"status": "ready", "database": "sqlite", "schema_revision": "0002"}
+        assert ready == {"status": "ready", "database": "sqlite", "schema_revision": migrate.HEAD}
 
 
 def test_malformed_json_is_400_with_details(api: ApiServer) -> None:
