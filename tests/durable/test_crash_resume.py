@@ -48,6 +48,25 @@ def child(
     )
 
 
+def cli(url: str, *args: str, server: FakeLLMServer | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "CADENZA_DATABASE_URL": url,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+    env.pop("CADENZA_TEST_CRASH_AT", None)
+    if server is not None:
+        env.update(OPENAI_BASE_URL=server.openai_url, OPENAI_API_KEY="test-key")
+    return subprocess.run(
+        [sys.executable, "-m", "cadenza.cli.app", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
     out, err = process.communicate(timeout=timeout)
     return process.returncode, out, err
@@ -140,12 +159,28 @@ def run_scenarios(url: str, server: FakeLLMServer) -> None:
     while len(server.requests("openai")) < 2:
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.05)
+    # While the process lives, nobody else may take the run over.
+    refused = cli(url, "runs", "resume", run_id)
+    assert refused.returncode == 2 and "live process" in refused.stderr, refused.stderr
     process.send_signal(signal.SIGKILL)
     code, _, _ = finish(process)
     assert code == -signal.SIGKILL
     check_resume(url, run_id, server, ["researcher"], reference)
     # The analyst's call never completed, so it is the one call sent again.
     assert calls_by_stage(server) == {"researcher": 1, "analyst": 2, "writer": 1}
+
+    # Killed again after the analyst's answer was journaled; this time `cadenza runs recover`
+    # (what a service or worker runs on start) finds the orphaned run and finishes it.
+    server.reset()
+    run_id = uuid.uuid4().hex
+    code, _, err = finish(child(url, run_id, server, crash_at="report/1:analyst/llm#1:after-journal"))
+    assert code == -signal.SIGKILL, err
+    recovered = cli(url, "runs", "recover", "--json", server=server)
+    assert recovered.returncode == 0, recovered.stderr
+    assert json.loads(recovered.stdout) == {"recovered": {run_id: "succeeded"}}
+    assert calls_by_stage(server) == {"researcher": 1, "analyst": 1, "writer": 1}
+    shown = json.loads(cli(url, "runs", "show", run_id, "--json").stdout)
+    assert shown["output"] == reference["output"] and shown["attempt"] == 2
 
 
 def test_sigkill_and_resume_on_sqlite(server: FakeLLMServer, tmp_path: Path) -> None:
