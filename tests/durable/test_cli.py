@@ -155,3 +155,52 @@ def test_approve_and_reject_from_another_process(db: str) -> None:
     assert as_json(rejected)["status"] == "rejected"
     record = as_json(cadenza("runs", "show", runs["Launch B"]["id"], "--json", db=db))
     assert record["status"] == "rejected" and "wrong date" in record["error"]
+
+
+def test_cadenza_run_continues_a_conversation(db: str) -> None:
+    first = cadenza(
+        "run",
+        str(EXAMPLE),
+        "-i",
+        "Trunk-based development",
+        "--model",
+        "offline",
+        "--json",
+        "--conversation",
+        "team-blog",
+        db=db,
+    )
+    assert first.returncode == 0, first.stderr
+    second = cadenza(
+        "run",
+        str(EXAMPLE),
+        "-i",
+        "And code review?",
+        "--model",
+        "offline",
+        "--json",
+        "--conversation",
+        "team-blog",
+        db=db,
+    )
+    assert second.returncode == 0, second.stderr
+    runs = as_json(cadenza("runs", "list", "--json", db=db))["runs"]
+    assert len({r["conversation_id"] for r in runs}) == 1 and runs[0]["conversation_id"]
+    second_run = as_json(cadenza("runs", "show", as_json(second)["run_id"], "--json", db=db))
+    history = second_run["task"]["context"]["conversation"]
+    assert history[0] == {"role": "user", "content": "Trunk-based development"}
+    assert history[1]["role"] == "assistant" and history[1]["content"] == as_json(first)["output"]
+
+
+def test_cadenza_run_that_waits_for_approval_says_how_to_decide(db: str, tmp_path: Path) -> None:
+    flow = tmp_path / "gated.yaml"
+    flow.write_text(
+        "version: 1\nname: gated\ndefaults: {model: offline}\n"
+        "agents:\n  drafter: {instructions: Draft it.}\n"
+        "workflow:\n  pipeline:\n    stages: [drafter, {approval: {name: review, prompt: 'Ship it?'}}]\n"
+    )
+    waiting = cadenza("run", str(flow), "-i", "Release notes", db=db)
+    run_id = as_json(cadenza("runs", "list", "--json", db=db))["runs"][0]["id"]
+    assert "Ship it?" in waiting.stderr and f"cadenza runs approve {run_id}" in waiting.stderr
+    approved = cadenza("runs", "approve", run_id, "--json", db=db)
+    assert approved.returncode == 0 and as_json(approved)["status"] == "succeeded"

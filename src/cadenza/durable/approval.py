@@ -43,7 +43,7 @@ class Approval(Step):
             )
         decision = journal.decision(ctx.path)
         if decision is None:
-            raise ApprovalRequired(ctx.path, self.prompt, input.data)
+            raise ApprovalRequired(ctx.path, self.prompt, input.data, ctx.run.run_id)
         if not decision.get("approved"):
             raise ApprovalRejected(
                 ctx.path, str(decision.get("comment") or ""), str(decision.get("by") or "?")

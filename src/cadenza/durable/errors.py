@@ -14,11 +14,17 @@ class ApprovalRequired(CadenzaError):
 
     run_status = "waiting"
 
-    def __init__(self, path: str, prompt: str, data: object = None) -> None:
+    def __init__(self, path: str, prompt: str, data: object = None, run_id: str | None = None) -> None:
         self.path = path
         self.prompt = prompt
         self.data = data
-        super().__init__(f"waiting for approval at {path!r}: {prompt}")
+        self.run_id = run_id
+        how = (
+            f"; decide with `cadenza runs approve {run_id}` or `cadenza runs reject {run_id} -c REASON`"
+            if run_id
+            else ""
+        )
+        super().__init__(f"waiting for approval at {path!r}: {prompt}{how}")
 
 
 class ApprovalRejected(StepFailedError):
