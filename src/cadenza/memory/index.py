@@ -189,6 +189,7 @@ class TextIndex:
         from sqlalchemy import bindparam, text
 
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        # (snippet() is cheap in FTS5: computing it for every match beats matching twice)
         statement = text(
             "SELECT e.namespace, e.key, e.title, e.text, e.meta, e.embedding, e.created_at, "
             "bm25(memory_fts, 5.0, 1.0) AS rank, "
@@ -208,14 +209,16 @@ class TextIndex:
     async def _search_postgresql(self, namespaces: Sequence[str], terms: list[str], limit: int) -> list[Hit]:
         from sqlalchemy import bindparam, text
 
+        # Rank every match, but build headlines (the expensive part) for the top rows only.
         statement = text(
-            "WITH q AS (SELECT to_tsquery('english', :tsquery) AS query) "
-            "SELECT e.namespace, e.key, e.title, e.text, e.meta, e.embedding, e.created_at, "
-            "ts_rank(e.search, q.query) AS rank, "
-            "ts_headline('english', e.text, q.query, "
-            "'StartSel=[, StopSel=], MaxWords=35, MinWords=12, FragmentDelimiter=…') AS snippet "
+            "WITH q AS (SELECT to_tsquery('english', :tsquery) AS query), "
+            "top AS (SELECT e.namespace, e.key, e.title, e.text, e.meta, e.embedding, e.created_at, "
+            "ts_rank(e.search, q.query) AS rank "
             "FROM memory_entries e, q WHERE e.search @@ q.query AND e.namespace IN :namespaces "
-            "ORDER BY rank DESC, e.created_at DESC LIMIT :limit"
+            "ORDER BY rank DESC, e.created_at DESC LIMIT :limit) "
+            "SELECT top.*, ts_headline('english', top.text, q.query, "
+            "'StartSel=[, StopSel=], MaxWords=35, MinWords=12, FragmentDelimiter=…') AS snippet "
+            "FROM top, q ORDER BY top.rank DESC, top.created_at DESC"
         ).bindparams(bindparam("namespaces", expanding=True))
         tsquery = " | ".join(_pg_term(t) for t in terms)
         async with self.engine.connect() as conn:
