@@ -387,9 +387,10 @@ class TracingSink:
 
 
 def _set_totals(span: Span, usage: Any, cost: Any) -> None:
-    span.set_attribute(INPUT_TOKENS, usage.input_tokens)
-    span.set_attribute(OUTPUT_TOKENS, usage.output_tokens)
-    span.set_attribute("cadenza.cost_usd", float(cost))
+    # One call: the SDK takes a lock and validates per call, not per attribute.
+    span.set_attributes(
+        {INPUT_TOKENS: usage.input_tokens, OUTPUT_TOKENS: usage.output_tokens, "cadenza.cost_usd": float(cost)}
+    )
 
 
 def _input_messages(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
