@@ -231,3 +231,27 @@ async def test_a_failing_subtask_cancels_the_others_and_fails_the_supervisor() -
     with pytest.raises(ModelError, match="specialist down"):
         await flow.run("Task")
     assert "slow" in log.started and "slow" not in log.ended
+
+
+@pytest.mark.parametrize(
+    ("capability", "description"),
+    [
+        ("sql", "Write the SQL query for monthly sales"),
+        ("analysis", "Analyse the quarterly figures"),
+        ("writing", "Write a short summary"),
+        ("databases", "Tune the database indexes"),
+    ],
+)
+async def test_capability_match_handles_short_words_and_word_forms(capability: str, description: str) -> None:
+    log = Log()
+    specialists = [log.agent("other", capabilities=["legal"]), log.agent("fit", capabilities=[capability])]
+    await Supervisor(boss([plan(sub("t1", "someone", description))], []), specialists).run("Task")
+    assert set(log.prompts) == {"fit"}
+
+
+async def test_capability_match_does_not_confuse_different_words() -> None:
+    log = Log()
+    specialists = [log.agent("cash", capabilities=["finance"]), log.agent("git", capabilities=["repository"])]
+    flow = Supervisor(boss([plan(sub("t1", "editor", "Final report polish"))], []), specialists)
+    with pytest.raises(RoutingError):
+        await flow.run("Task")

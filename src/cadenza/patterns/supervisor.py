@@ -175,7 +175,7 @@ class Supervisor(Step):
         best, best_score = None, 0
         for step in self.specialists.values():
             offered = _words(" ".join(getattr(step, "capabilities", []) or []))
-            score = len(wanted & offered)
+            score = sum(1 for word in offered if any(_related(word, w) for w in wanted))
             if score > best_score:
                 best, best_score = step, score
         if best is None:
@@ -273,5 +273,24 @@ def _levels(
     return levels
 
 
+_SUFFIXES = ("ing", "ers", "er", "es", "ed", "s", "e")
+
+
 def _words(text: str) -> set[str]:
-    return {w.rstrip("s") for w in _WORD.findall(text.lower()) if len(w) > 3}
+    """Crude stems of the words of ``text``: short ones kept ("sql", "seo", "ai" are capabilities)."""
+    return {_stem(w) for w in _WORD.findall(text.lower())}
+
+
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _related(a: str, b: str) -> bool:
+    """Same stem, or the same first five letters ("analysis" ~ "analyse", "data" ~ "database")."""
+    if a == b:
+        return True
+    k = min(5, len(a), len(b))
+    return k >= 4 and a[:k] == b[:k]
