@@ -163,3 +163,40 @@ def test_since_parsing_and_its_errors() -> None:
     assert parse_since("2026-01-01") == datetime(2026, 1, 1, tzinfo=UTC)
     with pytest.raises(ConfigurationError, match="since: 'last week'"):
         parse_since("last week")
+
+
+async def test_a_resumed_run_counts_its_journaled_calls_against_its_budget(store: Store) -> None:
+    from cadenza import FunctionModel
+    from cadenza.durable.driver import resume_run
+    from cadenza.errors import ModelError
+    from cadenza.models.base import ModelRequest, ModelResponse
+    from cadenza.types.messages import Message
+    from cadenza.types.usage import Usage
+
+    broken = {"closer": True}
+
+    def reply(messages: list[Message], request: ModelRequest) -> ModelResponse:
+        if broken["closer"] and "closing" in messages[0].content:
+            raise ModelError("refused", model="function:m", status=400)
+        return ModelResponse(text="ok", usage=Usage(10, 10))
+
+    model = FunctionModel(reply, name="m")
+    flow = Pipeline(
+        [
+            Agent("one", model=model, instructions="first"),
+            Agent("two", model=model, instructions="second"),
+            Agent("three", model=model, instructions="closing"),
+        ],
+        name="resumable",
+    )
+    spent, enough = "0" * 31 + "1", "0" * 31 + "2"
+    for run_id in (spent, enough):
+        with pytest.raises(ModelError):
+            await flow.run("go", store=store, run_id=run_id, budget=Budget(max_model_calls=3))
+    broken["closer"] = False
+    # Two calls of each run are journaled: a budget of 2 calls is already spent by them.
+    with pytest.raises(BudgetExceeded) as caught:
+        await resume_run(spent, store=store, flow=flow, budget=Budget(max_model_calls=2))
+    assert caught.value.limit == "max_model_calls"
+    result = await resume_run(enough, store=store, flow=flow, budget=Budget(max_model_calls=3))
+    assert result.output == "ok"

@@ -513,8 +513,28 @@ def start_budget(run: RunState) -> BudgetTracker | None:
     if not isinstance(budget, Budget):
         raise ConfigurationError(f"budget must be a cadenza.Budget, got {type(budget).__name__}")
     tracker = BudgetTracker(budget, run_id=run.run_id, emit=run.emit)
+    journal = getattr(run, "journal", None)
+    if journal is not None:
+        _charge_journaled_calls(tracker, journal)
     run.budget = tracker
     return tracker
+
+
+def _charge_journaled_calls(tracker: BudgetTracker, journal: Any) -> None:
+    """A resumed durable run already spent what its journal holds: the calls it will replay.
+
+    Without this a run that crashed after spending most of its budget would get all of it again.
+    (Wall time restarts with each attempt.)
+    """
+    from cadenza.durable.journal import decode_model
+
+    for entry in journal.entries.values():
+        if entry.kind != "model" or entry.data is None:
+            continue
+        response, cost = decode_model(entry.data)
+        tracker.used.tokens += response.usage.input_tokens + response.usage.output_tokens
+        tracker.used.cost += cost
+        tracker.used.calls += 1
 
 
 def agent_budget(run: RunState, parent: BudgetTracker | None, name: str, budget: Budget) -> BudgetTracker:
