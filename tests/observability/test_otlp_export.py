@@ -107,3 +107,24 @@ def test_spans_reach_an_otlp_http_receiver_configured_by_otel_variables(collecto
     assert chat.parent_span_id in {s.span_id for s in spans}
     assert research.parent_span_id == by_name["pipeline report"].span_id
     assert by_name["pipeline report"].parent_span_id == by_name["invoke_workflow report"].span_id
+
+
+def test_console_exporter_and_a_bad_exporter_name() -> None:
+    script = (
+        "import asyncio\n"
+        "from cadenza import Agent\n"
+        "from cadenza.observability import setup_tracing\n"
+        "provider = setup_tracing()\n"
+        "asyncio.run(Agent('solo').run('hi'))\n"
+        "provider.shutdown()\n"
+    )
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert '"name": "invoke_agent solo"' in out.stdout
+    assert '"name": "chat offline"' in out.stdout
+
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "zipkin-ish"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "OTEL_TRACES_EXPORTER: unknown exporter 'zipkin-ish'" in out.stderr
