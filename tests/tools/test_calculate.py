@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from cadenza import Agent
 from cadenza.errors import CalculationError, ToolError
 from cadenza.tools.calc import amortization, cagr, evaluate, fv, irr, npv, percentile, pmt, pv, regression
-from cadenza.tools.calculate import calculate
+from cadenza.tools.calculator import calculate
 from cadenza.types.events import ToolCalled
 
 # --- expression trees rendered twice: minimal parentheses in our syntax, full in Python's ---

@@ -10,7 +10,7 @@ from typing import Any
 from cadenza.tools.base import Tool, as_tool, tool
 
 _BUILTINS = {
-    "calculate": "cadenza.tools.calculate",
+    "calculate": "cadenza.tools.calculator",
     "fetch_url": "cadenza.tools.fetch",
     "web_search": "cadenza.tools.search",
     "read_document": "cadenza.tools.documents",

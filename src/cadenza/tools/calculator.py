@@ -1,4 +1,7 @@
-"""The ``calculate`` tool: arithmetic, statistics and finance in one safe expression language."""
+"""The ``calculate`` tool: arithmetic, statistics and finance in one safe expression language.
+
+The module is not named ``calculate``: a submodule of that name would shadow the tool on
+``cadenza.tools`` once imported."""
 
 from __future__ import annotations
 
