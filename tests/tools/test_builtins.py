@@ -34,7 +34,8 @@ def test_import_cadenza_loads_no_builtin_or_its_libraries() -> None:
     code = (
         "import sys, cadenza, cadenza.tools; "
         "heavy = [m for m in ('trafilatura', 'pypdf', 'docx', 'openpyxl', 'pptx', 'mcp', 'sqlalchemy', "
-        "'httpx2', 'cadenza.tools.calculator', 'cadenza.tools.fetch', 'cadenza.memory') if m in sys.modules]; "
+        "'httpx2', 'cadenza.tools.calculator', 'cadenza.tools.fetch', 'cadenza.memory') "
+        "if m in sys.modules]; "
         "print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
