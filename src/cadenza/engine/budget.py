@@ -22,7 +22,6 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -50,25 +49,38 @@ _ZERO = Decimal(0)
 _MILLION = 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
 class Budget:
-    """Limits for a run (or an agent within a run). ``None`` means no limit.
+    """Limits for a run (or an agent within a run). ``None`` means no limit. Immutable.
 
     ``alert_at`` are fractions of each limit at which a ``BudgetWarning`` is emitted, logged and,
     with ``alert_webhook``, POSTed as JSON. ``default_output_tokens`` is the ``max_tokens`` set on
     requests that have none when a token or money limit applies (the bound needs a number);
     ``min_output_tokens`` is the shortest answer worth sending a request for — when not even that
     fits, the run stops with ``BudgetExceeded`` before the request is sent.
+
+    (A plain slotted class, not a dataclass: ``import cadenza`` pays for every dataclass made.)
     """
 
-    max_tokens: int | None = None
-    max_cost_usd: Decimal | None = None
-    max_seconds: float | None = None
-    max_model_calls: int | None = None
-    alert_at: tuple[float, ...] = (0.5, 0.8)
-    min_output_tokens: int = 16
-    default_output_tokens: int = 4096
-    alert_webhook: str | None = None
+    FIELDS = (
+        "max_tokens",
+        "max_cost_usd",
+        "max_seconds",
+        "max_model_calls",
+        "alert_at",
+        "min_output_tokens",
+        "default_output_tokens",
+        "alert_webhook",
+    )
+    __slots__ = FIELDS
+
+    max_tokens: int | None
+    max_cost_usd: Decimal | None
+    max_seconds: float | None
+    max_model_calls: int | None
+    alert_at: tuple[float, ...]
+    min_output_tokens: int
+    default_output_tokens: int
+    alert_webhook: str | None
 
     def __init__(
         self,
@@ -102,7 +114,7 @@ class Budget:
         """A budget from a workflow file's ``budget:`` mapping; unknown keys are an error."""
         if not isinstance(data, dict):
             raise ConfigurationError(f"{where}: expected a mapping of limits, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = set(cls.FIELDS)
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigurationError(f"{where}: unknown budget field(s) {unknown}; known: {sorted(known)}")
@@ -110,6 +122,23 @@ class Budget:
             return cls(**data)
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"{where}: {exc}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Budget is immutable: make a new one instead of setting {name}")
+
+    def __repr__(self) -> str:
+        set_fields = ", ".join(
+            f"{name}={getattr(self, name)!r}" for name in self.FIELDS if getattr(self, name) is not None
+        )
+        return f"Budget({set_fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Budget):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.FIELDS)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, name) for name in self.FIELDS))
 
     @property
     def limits_output(self) -> bool:
@@ -185,17 +214,27 @@ def max_cost_of(model: str, input_tokens: int, output_tokens: int) -> Decimal:
     return max(plain, cached)
 
 
-@dataclass(slots=True)
 class Reservation:
     """What one in-flight request holds against each tracker of its chain until it settles."""
 
-    trackers: list[BudgetTracker]
-    tokens: int
-    cost: Decimal
-    model: str
-    path: str
-    max_output_tokens: int | None
-    open: bool = True
+    __slots__ = ("cost", "max_output_tokens", "model", "open", "path", "tokens", "trackers")
+
+    def __init__(
+        self,
+        trackers: list[BudgetTracker],
+        tokens: int,
+        cost: Decimal,
+        model: str,
+        path: str,
+        max_output_tokens: int | None,
+    ) -> None:
+        self.trackers = trackers
+        self.tokens = tokens
+        self.cost = cost
+        self.model = model
+        self.path = path
+        self.max_output_tokens = max_output_tokens
+        self.open = True
 
     def settle(self, usage: Usage, cost: Decimal) -> None:
         """Replace the hold by the usage and cost the provider reported; fire alerts."""
@@ -215,11 +254,13 @@ class Reservation:
             tracker._release(self, sent)
 
 
-@dataclass(slots=True)
 class _Spend:
-    tokens: int = 0
-    cost: Decimal = _ZERO
-    calls: int = 0
+    __slots__ = ("calls", "cost", "tokens")
+
+    def __init__(self) -> None:
+        self.tokens = 0
+        self.cost = _ZERO
+        self.calls = 0
 
 
 class BudgetTracker:
