@@ -7,6 +7,7 @@ upgraded with ``cadenza db upgrade``; a schema newer than the code is refused.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cadenza.store import migrate
+from cadenza.store.database import ThreadDatabase
 from cadenza.store.engine import create_database, create_engine
 from cadenza.store.errors import (
     DatabaseUnavailableError,
@@ -29,7 +31,7 @@ from cadenza.store.lease import owner_is_dead
 from cadenza.store.records import RESUMABLE, ConversationRecord, JournalEntry, RunRecord
 from cadenza.store.tables import conversations, journal_entries, run_events, runs
 from cadenza.store.url import default_database_url, is_sqlite, redact
-from cadenza.store.writer import BatchWriter
+from cadenza.store.writer import BatchWriter, sqlite_value
 
 DEFAULT_LEASE_SECONDS = 30.0
 T = TypeVar("T")
@@ -179,7 +181,10 @@ class Store:
             "created_at": at,
             "updated_at": at,
         }
-        await self._transaction(_insert, runs, values)
+        if isinstance(self.db, ThreadDatabase):
+            await self.db.raw_transaction(_insert_run_sqlite, values)
+        else:
+            await self._transaction(_insert, runs, values)
         return _run_record_from(values)
 
     async def get_run(self, run_id: str) -> RunRecord:
@@ -309,7 +314,8 @@ class Store:
             "b_at": at,
             "b_finished": at if finished else None,
         }
-        return bool(await self.writer.run_in_batch(_finish, params))
+        finish = _finish_sqlite if isinstance(self.db, ThreadDatabase) else _finish
+        return bool(await self.writer.run_in_batch(finish, params))
 
     async def cancel_run(self, run_id: str) -> RunRecord:
         """Mark an unfinished run cancelled; its driver, if alive, stops at its next heartbeat."""
@@ -533,6 +539,54 @@ _FINISH = (
 
 def _finish(conn: Connection, params: dict[str, Any]) -> int:
     return int(conn.execute(_FINISH, params).rowcount)
+
+
+_FINISH_SQLITE = (
+    "UPDATE runs SET status = :b_status, output = :b_output, error = :b_error, error_type = :b_error_type, "
+    "usage = :b_usage, cost = :b_cost, waiting = :b_waiting, lease_owner = NULL, lease_expires_at = NULL, "
+    "updated_at = :b_at, finished_at = :b_finished WHERE id = :k AND attempt = :a"
+)
+_JSON_PARAMS = ("b_output", "b_usage", "b_waiting")
+_RUN_COLUMNS = (
+    "id",
+    "workflow",
+    "task",
+    "flow_ref",
+    "status",
+    "attempt",
+    "lease_owner",
+    "lease_expires_at",
+    "conversation_id",
+    "parent_run_id",
+    "forked_at",
+    "owner",
+    "team",
+    "created_at",
+    "updated_at",
+)
+_INSERT_RUN_SQLITE = "INSERT INTO runs ({}) VALUES ({})".format(
+    ", ".join(_RUN_COLUMNS), ", ".join("?" * len(_RUN_COLUMNS))
+)
+_JSON_COLUMNS = ("task", "flow_ref")
+
+
+def _sqlite_json(value: Any) -> str | None:
+    """JSON as SQLAlchemy's JSON type stores it on SQLite (SQL NULL for None)."""
+    return None if value is None else json.dumps(value)
+
+
+def _finish_sqlite(raw: Any, params: dict[str, Any]) -> int:
+    """``_finish`` on SQLite's raw connection (the writer's batch), same stored forms."""
+    bound = {k: sqlite_value(v) for k, v in params.items()}
+    for key in _JSON_PARAMS:
+        bound[key] = _sqlite_json(params[key])
+    cursor = raw.execute(_FINISH_SQLITE, bound)
+    return int(cursor.rowcount)
+
+
+def _insert_run_sqlite(raw: Any, values: dict[str, Any]) -> None:
+    row = [_sqlite_json(values[c]) if c in _JSON_COLUMNS else sqlite_value(values[c]) for c in _RUN_COLUMNS]
+    raw.execute(_INSERT_RUN_SQLITE, row)
 
 
 def _insert(conn: Connection, table: Any, values: Any) -> None:

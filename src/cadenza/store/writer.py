@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from cadenza.store.database import Database
+from cadenza.store.database import Database, ThreadDatabase
 from cadenza.store.errors import StaleAttemptError
 from cadenza.store.tables import journal_entries, run_events, runs, usage_ledger
 
@@ -133,7 +133,14 @@ class BatchWriter:
         jobs: list[_Job],
     ) -> None:
         try:
-            rejected, results = await self._db.transaction(self._write_batch, journal, events, usage, jobs)
+            if isinstance(self._db, ThreadDatabase):
+                rejected, results = await self._db.raw_transaction(
+                    _sqlite_batch, journal, events, usage, jobs
+                )
+            else:
+                rejected, results = await self._db.transaction(
+                    self._write_batch, journal, events, usage, jobs
+                )
         except BaseException as exc:
             log.error("batch of %d journal rows and %d jobs failed: %s", len(journal), len(jobs), exc)
             error = exc if isinstance(exc, Exception) else RuntimeError(str(exc))
@@ -174,8 +181,6 @@ class BatchWriter:
         usage: list[dict[str, Any]],
     ) -> list[tuple[JournalRow, int | None]]:
         """One transaction: fence the journal rows by attempt, then write everything."""
-        if not self._postgres:
-            return _write_sqlite(conn, journal, events, usage)
         rejected: list[tuple[JournalRow, int | None]] = []
         if journal:
             current = self._current_attempts(conn, {row.run_id for row in journal})
@@ -244,8 +249,20 @@ _SQLITE_LEDGER = "INSERT INTO usage_ledger ({}) VALUES ({})".format(
 )
 
 
+def _sqlite_batch(
+    raw: Any,
+    journal: list[JournalRow],
+    events: list[Callable[[], dict[str, Any]]],
+    usage: list[dict[str, Any]],
+    jobs: list[_Job],
+) -> tuple[list[tuple[JournalRow, int | None]], list[Any]]:
+    """A whole batch on SQLite's raw connection; jobs get the raw connection too."""
+    rejected = _write_sqlite(raw, journal, events, usage)
+    return rejected, [job.work(raw, *job.args) for job in jobs]
+
+
 def _write_sqlite(
-    conn: Connection,
+    raw: Any,
     journal: list[JournalRow],
     events: list[Callable[[], dict[str, Any]]],
     usage: list[dict[str, Any]],
@@ -253,7 +270,7 @@ def _write_sqlite(
     """The same batch on SQLite's raw cursor: the writer's hot path, where SQLAlchemy's statement
     machinery would cost ten times the write itself. Run ids are stored as 32 hex digits (how
     ``Uuid`` stores them on SQLite)."""
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = raw.cursor()
     rejected: list[tuple[JournalRow, int | None]] = []
     try:
         if journal:
@@ -281,21 +298,21 @@ def _write_sqlite(
         if usage:
             cursor.executemany(
                 _SQLITE_LEDGER,
-                [tuple(_sqlite_value(r[c]) for c in _LEDGER_COLUMNS) for r in usage],
+                [tuple(sqlite_value(r[c]) for c in _LEDGER_COLUMNS) for r in usage],
             )
     finally:
         cursor.close()
     return rejected
 
 
-def _sqlite_value(value: Any) -> Any:
+def sqlite_value(value: Any) -> Any:
     # DateTime on SQLite: the text form SQLAlchemy writes and reads back.
     if isinstance(value, datetime):
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
     return value
 
 
-def _nothing(conn: Connection) -> None:
+def _nothing(conn: Any) -> None:
     return None
 
 
