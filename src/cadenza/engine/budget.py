@@ -341,7 +341,8 @@ class BudgetTracker:
             input_bound = input_token_bound(request)
             output = self._output_allowance(trackers, model, request, input_bound, path)
             tokens = input_bound + (output or 0)
-            cost = max_cost_of(model, input_bound, output or 0)
+            priced = any(t.budget.max_cost_usd is not None for t in trackers)
+            cost = max_cost_of(model, input_bound, output or 0) if priced else _ZERO
             for tracker in trackers:
                 tracker.reserved.tokens += tokens
                 tracker.reserved.cost += cost
@@ -351,7 +352,7 @@ class BudgetTracker:
                 lock.release()
         sent = request
         if output is not None and output != request.max_tokens:
-            sent = dataclasses.replace(request, max_tokens=output)
+            sent = _with_max_tokens(request, output)
         return Reservation(trackers, tokens, cost, model, path, output), sent
 
     def _output_allowance(
@@ -526,6 +527,22 @@ class BudgetTracker:
                 "max_model_calls": budget.max_model_calls,
             },
         }
+
+
+def _with_max_tokens(request: ModelRequest, max_tokens: int) -> ModelRequest:
+    """A shallow copy of ``request`` with another ``max_tokens`` (the caller's stays as it was).
+
+    Copies the slots directly: ``dataclasses.replace`` re-runs ``__init__`` and costs several
+    times more, on every budgeted model call.
+    """
+    slots = getattr(type(request), "__slots__", None)
+    if not slots:
+        return dataclasses.replace(request, max_tokens=max_tokens)
+    copy = object.__new__(type(request))
+    for name in slots:
+        object.__setattr__(copy, name, getattr(request, name))
+    copy.max_tokens = max_tokens
+    return copy
 
 
 def _affordable_output(model: str, input_bound: int, left: Decimal) -> int | None:
