@@ -225,3 +225,52 @@ async def test_concurrent_runs_share_the_sqlite_file_without_locking_errors(sqli
     finally:
         for s in stores:
             await s.close()
+
+
+def test_processes_sharing_one_sqlite_file_never_see_database_is_locked(sqlite_url: str) -> None:
+    """Three processes, each with 20 concurrent durable runs, on one SQLite file."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    script = (
+        "import asyncio, sys\n"
+        "from cadenza import Agent, FunctionModel, Pipeline\n"
+        "from cadenza.durable import run_durable\n"
+        "from cadenza.store import Store\n"
+        "model = FunctionModel(lambda messages, request: 'ok ' + messages[-1].content[:20])\n"
+        "flow = Pipeline([Agent(n, model=model) for n in 'abc'], name='p')\n"
+        "async def main():\n"
+        "    store = await Store.open(sys.argv[1])\n"
+        "    try:\n"
+        "        for _ in range(3):\n"
+        "            runs = [run_durable(flow, f't{i}', store=store) for i in range(20)]\n"
+        "            results = await asyncio.gather(*runs)\n"
+        "            assert all(r.status == 'succeeded' for r in results)\n"
+        "    finally:\n"
+        "        await store.close()\n"
+        "asyncio.run(main())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, sqlite_url], env=env, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], errors
+    assert not any("locked" in e for e in errors)
+
+    async def count() -> tuple[int, int]:
+        store = await Store.open(sqlite_url)
+        try:
+            runs = await store.list_runs(limit=1000)
+            sizes = [len(await store.load_journal(r.id)) for r in runs]
+            return len(runs), sum(sizes)
+        finally:
+            await store.close()
+
+    assert asyncio.run(count()) == (180, 540)
