@@ -204,3 +204,17 @@ def test_cadenza_run_that_waits_for_approval_says_how_to_decide(db: str, tmp_pat
     assert "Ship it?" in waiting.stderr and f"cadenza runs approve {run_id}" in waiting.stderr
     approved = cadenza("runs", "approve", run_id, "--json", db=db)
     assert approved.returncode == 0 and as_json(approved)["status"] == "succeeded"
+
+
+def test_fork_a_finished_run_from_a_step(db: str) -> None:
+    ran = as_json(cadenza("run", str(EXAMPLE), "-i", "Monorepos", "--model", "offline", "--json", db=db))
+    shown = as_json(cadenza("runs", "show", ran["run_id"], "--json", "--events", db=db))
+    stages = [e["path"] for e in shown["events"] if e["type"] == "step_started" and e["path"].count("/") == 1]
+    assert len(stages) >= 3
+    forked = cadenza("runs", "fork", ran["run_id"], "--from", stages[1], "-i", "Polyrepos", "--json", db=db)
+    assert forked.returncode == 0, forked.stderr
+    child = as_json(cadenza("runs", "show", as_json(forked)["id"], "--json", db=db))
+    assert child["parent_run_id"] == ran["run_id"] and child["forked_at"] == stages[1]
+    assert child["task"]["description"] == "Polyrepos" and child["status"] == "succeeded"
+    bad = cadenza("runs", "fork", ran["run_id"], "--from", "nowhere/9:x", db=db)
+    assert bad.returncode == 2 and "no journaled call" in bad.stderr
