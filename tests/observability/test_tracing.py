@@ -192,3 +192,18 @@ def test_without_a_tracer_provider_runs_do_not_even_import_opentelemetry() -> No
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_a_failing_tracing_sink_never_breaks_the_run(
+    spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from cadenza.types.events import StepStarted
+
+    def broken(sink: tracing.TracingSink, event: StepStarted) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setitem(tracing._HANDLERS, StepStarted, broken)
+    result = await _flow().run("Tell me about otters")
+    assert result.status == "succeeded"
+    warnings = [r for r in caplog.records if r.name == "cadenza.observability"]
+    assert len(warnings) == 1 and "tracing sink failed on a StepStarted event" in warnings[0].getMessage()

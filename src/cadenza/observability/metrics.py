@@ -146,7 +146,12 @@ class MetricsSink:
     def __call__(self, event: Event) -> None:
         handler = _HANDLERS.get(type(event))
         if handler is not None:
-            handler(self, event)
+            try:
+                handler(self, event)
+            except Exception as exc:  # observing must never break the run
+                from cadenza.observability.sinks import sink_failed
+
+                sink_failed("metrics", event, exc)
 
     def _agent_of(self, path: str) -> str:
         """The name of the agent step a model or tool call path belongs to."""

@@ -9,9 +9,13 @@ add themselves to.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from cadenza.types.events import Event
+
+log = logging.getLogger("cadenza.observability")
+_reported: set[tuple[str, str]] = set()
 
 Sink = Callable[[Event], None]
 #: Given a run's id and workflow name, a sink for that run (or None to skip it).
@@ -45,3 +49,22 @@ def observer_sinks(run_id: str, workflow: str) -> list[Sink]:
         if sink is not None:
             sinks.append(sink)
     return sinks
+
+
+def sink_failed(sink: str, event: Event, exc: Exception) -> None:
+    """Observing must never break a run: a failing sink is logged (once per sink and error type)
+    and the run goes on."""
+    key = (sink, type(exc).__name__)
+    if key in _reported:
+        return
+    _reported.add(key)
+    log.warning(
+        "%s sink failed on a %s event (run %s, %s): %s: %s; the run goes on",
+        sink,
+        type(event).__name__,
+        event.run_id,
+        event.path,
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
+    )

@@ -141,7 +141,12 @@ class TracingSink:
     def __call__(self, event: Event) -> None:
         handler = _HANDLERS.get(type(event))
         if handler is not None:
-            handler(self, event)
+            try:
+                handler(self, event)
+            except Exception as exc:  # observing must never break the run
+                from cadenza.observability.sinks import sink_failed
+
+                sink_failed("tracing", event, exc)
 
     # -- structure -------------------------------------------------------------------------------
 
@@ -389,7 +394,11 @@ class TracingSink:
 def _set_totals(span: Span, usage: Any, cost: Any) -> None:
     # One call: the SDK takes a lock and validates per call, not per attribute.
     span.set_attributes(
-        {INPUT_TOKENS: usage.input_tokens, OUTPUT_TOKENS: usage.output_tokens, "cadenza.cost_usd": float(cost)}
+        {
+            INPUT_TOKENS: usage.input_tokens,
+            OUTPUT_TOKENS: usage.output_tokens,
+            "cadenza.cost_usd": float(cost),
+        }
     )
 
 
