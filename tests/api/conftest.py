@@ -19,13 +19,13 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from tests.conftest import PG_URL, service_unavailable
 
 from cadenza.api import accounts
 from cadenza.api.app import create_app
 from cadenza.api.roles import Role
 from cadenza.api.settings import ApiSettings
 from cadenza.store import Store
-from tests.conftest import PG_URL, service_unavailable
 
 SECRET = "test-secret-" + "x" * 40
 PASSWORD = "correct horse battery"

@@ -8,9 +8,9 @@ import time
 import httpx
 import pytest
 from sqlalchemy import text
+from tests.api.conftest import ApiServer, register
 
 from cadenza.store import Store
-from tests.api.conftest import ApiServer, register
 
 
 def _entries(api: ApiServer, **params: str) -> list[dict[str, object]]:

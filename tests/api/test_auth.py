@@ -12,7 +12,6 @@ import time
 import httpx
 import jwt
 import pytest
-
 from tests.api.conftest import PASSWORD, SECRET, ApiServer
 
 

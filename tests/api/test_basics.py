@@ -6,9 +6,9 @@ import socket
 
 import httpx
 import pytest
+from tests.api.conftest import ApiServer, register
 
 from cadenza.store import migrate
-from tests.api.conftest import ApiServer, register
 
 
 def test_health_and_readiness_need_no_credentials(api: ApiServer) -> None:

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from tests.api.conftest import ApiServer, start_server
 
 
@@ -15,8 +14,12 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """A server with low limits: 5 requests of burst per key, 3 per address unauthenticated."""
     path = tmp_path_factory.mktemp("strict") / "cadenza.db"
     server = start_server(
-        f"sqlite:///{path}", rate_limit_per_second=0.5, rate_limit_burst=5, anonymous_rate_per_second=0.1,
-        anonymous_rate_burst=3, max_page_size=3,
+        f"sqlite:///{path}",
+        rate_limit_per_second=0.5,
+        rate_limit_burst=5,
+        anonymous_rate_per_second=0.1,
+        anonymous_rate_burst=3,
+        max_page_size=3,
     )
     yield server
     server.stop()
@@ -34,7 +37,9 @@ def test_each_key_has_its_own_rate_limit(strict: ApiServer) -> None:
 
 def test_failed_logins_are_throttled_per_address(strict: ApiServer) -> None:
     codes = [
-        httpx.post(f"{strict.base_url}/v1/auth/token", data={"username": "x", "password": "wrong pass"}).status_code
+        httpx.post(
+            f"{strict.base_url}/v1/auth/token", data={"username": "x", "password": "wrong pass"}
+        ).status_code
         for _ in range(5)
     ]
     assert codes[:3] == [401] * 3 and codes[3:] == [429, 429]

@@ -6,16 +6,19 @@ import asyncio
 import json
 
 from sqlalchemy import text
-
-from cadenza.store import Store, migrate
 from tests.api.conftest import ApiServer, register, wait_for_run
 from tests.api.test_runs import GATED
+
+from cadenza.store import Store, migrate
 
 
 def test_ready_on_postgres(api_pg: ApiServer) -> None:
     with api_pg.client(None) as client:
-        assert client.get("/v1/ready").json() == {"status": "ready", "database": "postgresql",
-                                                  "schema_revision": migrate.HEAD}
+        assert client.get("/v1/ready").json() == {
+            "status": "ready",
+            "database": "postgresql",
+            "schema_revision": migrate.HEAD,
+        }
 
 
 def test_run_lifecycle_isolation_and_stream_on_postgres(api_pg: ApiServer) -> None:
@@ -48,7 +51,11 @@ def test_audit_log_is_append_only_on_postgres(api_pg: ApiServer) -> None:
     async def tamper() -> list[str]:
         errors = []
         async with await Store.open(api_pg.settings.database_url) as store:
-            for statement in ("UPDATE audit_log SET status = 200", "DELETE FROM audit_log", "TRUNCATE audit_log"):
+            for statement in (
+                "UPDATE audit_log SET status = 200",
+                "DELETE FROM audit_log",
+                "TRUNCATE audit_log",
+            ):
                 try:
                     async with store.engine.begin() as conn:
                         await conn.execute(text(statement))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
-
 from tests.api.conftest import ApiServer, register, wait_for_run
 
 ROLES = ("admin", "operator", "viewer")

@@ -26,8 +26,10 @@ def test_workflow_lifecycle_register_version_get_delete(api: ApiServer) -> None:
         assert (created["version"], created["pattern"], created["description"]) == (1, "agent", "says hello")
         duplicate = client.post("/v1/workflows", json={"spec": named("lifecycle")})
         assert duplicate.status_code == 409
-        v2 = client.post(f"/v1/workflows/{created['id']}/versions",
-                         json={"spec": named("lifecycle").replace("greeting", "poem")})
+        v2 = client.post(
+            f"/v1/workflows/{created['id']}/versions",
+            json={"spec": named("lifecycle").replace("greeting", "poem")},
+        )
         assert v2.status_code == 201 and v2.json()["version"] == 2
         renamed = client.post(f"/v1/workflows/{created['id']}/versions", json={"spec": HELLO})
         assert renamed.status_code == 409
@@ -35,10 +37,14 @@ def test_workflow_lifecycle_register_version_get_delete(api: ApiServer) -> None:
         assert detail["version"] == 2 and "poem" in detail["source"]
         assert detail["spec"]["agents"]["writer"]["instructions"] == "Write a poem."
         versions = client.get(f"/v1/workflows/{created['id']}/versions").json()["items"]
-        assert [v["version"] for v in versions] == [1, 2] and versions[0]["created_by"] == "key:" + _key_id(api)
+        assert [v["version"] for v in versions] == [1, 2] and versions[0]["created_by"] == "key:" + _key_id(
+            api
+        )
         # Runs pick the latest version unless told otherwise.
         latest = client.post("/v1/runs", json={"workflow_id": created["id"], "input": "x"}).json()
-        first = client.post("/v1/runs", json={"workflow_id": created["id"], "version": 1, "input": "x"}).json()
+        first = client.post(
+            "/v1/runs", json={"workflow_id": created["id"], "version": 1, "input": "x"}
+        ).json()
         assert "poem" in wait_for_run(client, latest["id"])["output"]
         assert "greeting" in wait_for_run(client, first["id"])["output"]
         missing = client.post("/v1/runs", json={"workflow_id": created["id"], "version": 9, "input": "x"})
@@ -62,8 +68,9 @@ def _key_id(api: ApiServer) -> str:
 def test_run_of_a_workflow_from_202_to_result_with_events_trace_and_cost(api: ApiServer) -> None:
     with api.client("operator") as client:
         flow = register(client, named("traced"))
-        response = client.post("/v1/runs", json={"workflow_id": flow["id"], "input": "Hello there",
-                                                 "context": {"lang": "en"}})
+        response = client.post(
+            "/v1/runs", json={"workflow_id": flow["id"], "input": "Hello there", "context": {"lang": "en"}}
+        )
         assert response.status_code == 202
         accepted = response.json()
         assert response.headers["location"] == f"/v1/runs/{accepted['id']}"
@@ -72,14 +79,21 @@ def test_run_of_a_workflow_from_202_to_result_with_events_trace_and_cost(api: Ap
         assert run["output"].startswith("[offline model") and "Hello there" in run["output"]
         assert run["task"] == {"description": "Hello there", "context": {"lang": "en"}}
         events = client.get(f"/v1/runs/{run['id']}/events").json()["items"]
-        assert [e["type"] for e in events] == ["run_started", "step_started", "llm_call", "step_finished",
-                                              "run_finished"]
+        assert [e["type"] for e in events] == [
+            "run_started",
+            "step_started",
+            "llm_call",
+            "step_finished",
+            "run_finished",
+        ]
         assert [e["seq"] for e in events] == [1, 2, 3, 4, 5]
         page = client.get(f"/v1/runs/{run['id']}/events", params={"after": 2, "limit": 2}).json()
         assert [e["seq"] for e in page["items"]] == [3, 4] and page["next_after"] == 4
         trace = client.get(f"/v1/runs/{run['id']}/trace").json()["spans"]
         assert [(s["path"], s["kind"], s["status"]) for s in trace] == [
-            ("writer", "agent", "succeeded"), ("writer/llm#1", "llm", "succeeded")]
+            ("writer", "agent", "succeeded"),
+            ("writer/llm#1", "llm", "succeeded"),
+        ]
         cost = client.get(f"/v1/runs/{run['id']}/cost").json()
         assert cost["by_model"][0]["model"] == "offline" and cost["by_model"][0]["calls"] == 1
         assert Decimal(cost["total_cost"]) == Decimal(run["cost"])
@@ -88,8 +102,10 @@ def test_run_of_a_workflow_from_202_to_result_with_events_trace_and_cost(api: Ap
 
 def test_run_of_an_agent(api: ApiServer) -> None:
     with api.client("operator") as client:
-        agent = client.post("/v1/agents", json={"name": "summariser", "spec": {
-            "instructions": "Summarise.", "capabilities": ["summary"]}})
+        agent = client.post(
+            "/v1/agents",
+            json={"name": "summariser", "spec": {"instructions": "Summarise.", "capabilities": ["summary"]}},
+        )
         assert agent.status_code == 201 and agent.json()["capabilities"] == ["summary"]
         assert client.post("/v1/agents", json={"name": "summariser", "spec": {}}).status_code == 409
         bad = client.post("/v1/agents", json={"name": "x", "spec": {"tools": ["no_such_tool"]}})
@@ -102,8 +118,10 @@ def test_run_of_an_agent(api: ApiServer) -> None:
 def test_list_runs_filters_and_caps_pages(api: ApiServer) -> None:
     with api.client("operator") as client:
         flow = register(client, named("paged"))
-        ids = [client.post("/v1/runs", json={"workflow_id": flow["id"], "input": str(i)}).json()["id"]
-               for i in range(5)]
+        ids = [
+            client.post("/v1/runs", json={"workflow_id": flow["id"], "input": str(i)}).json()["id"]
+            for i in range(5)
+        ]
         for run_id in ids:
             wait_for_run(client, run_id)
         page = client.get("/v1/runs", params={"workflow": "writer", "status": "succeeded", "limit": 2}).json()

@@ -13,7 +13,6 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks as sc
-
 from tests.api.conftest import ApiServer
 
 CHECKS = [
@@ -36,8 +35,13 @@ def test_every_operation_conforms_to_its_schema(api: ApiServer) -> None:
         tested.append(operation.label)
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
+        @settings(
+            max_examples=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
         def conforms(case: Any) -> None:
             case.call_and_validate(base_url=api.base_url, headers=headers, checks=CHECKS)
 

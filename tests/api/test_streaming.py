@@ -10,15 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+from tests.api.conftest import ApiServer, register, wait_for_run
+from tests.api.test_runs import GATED
 from websockets.sync.client import connect
 
 from cadenza.engine.context import StepContext
 from cadenza.engine.step import Step, StepInput
 from cadenza.patterns import register_pattern
 from cadenza.types.results import StepResult
-
-from tests.api.conftest import ApiServer, register, wait_for_run
-from tests.api.test_runs import GATED
 
 
 def _sse(response: httpx.Response) -> list[dict[str, Any]]:
@@ -45,10 +44,13 @@ def test_late_sse_client_gets_history_then_live_events_until_the_run_stops(api: 
         collected: list[dict[str, Any]] = []
 
         def follow() -> None:
-            with httpx.Client(base_url=api.base_url, headers={"X-API-Key": api.keys["viewer"]}, timeout=15) as c:
+            with httpx.Client(
+                base_url=api.base_url, headers={"X-API-Key": api.keys["viewer"]}, timeout=15
+            ) as c:
                 time.sleep(0.2)  # connect after the approval has started the second attempt
-                with c.stream("GET", f"/v1/runs/{run['id']}/stream",
-                              headers={"Last-Event-ID": str(history[-1]["id"])}) as live:
+                with c.stream(
+                    "GET", f"/v1/runs/{run['id']}/stream", headers={"Last-Event-ID": str(history[-1]["id"])}
+                ) as live:
                     collected.extend(_sse(live))
 
         thread = threading.Thread(target=follow)
@@ -85,8 +87,11 @@ def test_websocket_sends_history_then_live_events(api: ApiServer) -> None:
         run = client.post("/v1/runs", json={"workflow_id": _gated_flow(client), "input": "ws"}).json()
         wait_for_run(client, run["id"], ("waiting",))
         received: list[dict[str, Any]] = []
-        with connect(f"{url}/v1/runs/{run['id']}/ws", additional_headers={"X-API-Key": api.keys["viewer"]},
-                     open_timeout=5) as ws:
+        with connect(
+            f"{url}/v1/runs/{run['id']}/ws",
+            additional_headers={"X-API-Key": api.keys["viewer"]},
+            open_timeout=5,
+        ) as ws:
             for message in ws:
                 received.append(json.loads(message))
         assert received[-1]["type"] == "run_failed" and received[-1]["status"] == "waiting"
@@ -94,8 +99,11 @@ def test_websocket_sends_history_then_live_events(api: ApiServer) -> None:
         token = api.token("viewer-user")["access_token"]
         # A waiting run's stream ends; once approved, a client (live or late) gets the rest.
         assert client.post(f"/v1/runs/{run['id']}/approve", json={}).status_code == 202
-        with connect(f"{url}/v1/runs/{run['id']}/ws?after={after}",
-                     additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=5) as ws:
+        with connect(
+            f"{url}/v1/runs/{run['id']}/ws?after={after}",
+            additional_headers={"Authorization": f"Bearer {token}"},
+            open_timeout=5,
+        ) as ws:
             live = [json.loads(m) for m in ws]
     assert [e["seq"] for e in received] == list(range(1, after + 1))
     assert [e["seq"] for e in live] == list(range(after + 1, after + 1 + len(live)))
@@ -142,7 +150,7 @@ def test_sse_client_watching_a_running_run_gets_live_events_as_they_happen(api: 
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
     assert [e["id"] for _, e in arrivals] == list(range(1, len(arrivals) + 1))
     first_llm = next(t for t, e in arrivals if e["event"] == "llm_call")
-    assert first_llm < 0.5 and arrivals[-1][0] >= 0.8  # the writer's call came before the sleep ended
+    assert first_llm < 0.5 and arrivals[-1][0] >= 0.7  # the writer's call came long before the sleep ended
 
 
 def test_cancelling_a_running_run_stops_it_at_once(api: ApiServer) -> None:

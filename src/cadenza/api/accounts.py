@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from cadenza.api.db import aware, begin, connect, now, utc
+from cadenza.api.db import aware, connect, execute, now, utc, write
 from cadenza.api.passwords import MIN_PASSWORD_LENGTH, hash_password_async, verify_password
 from cadenza.api.roles import Role
 from cadenza.errors import ConfigurationError
@@ -108,8 +108,7 @@ async def create_user(
         "updated_at": at,
     }
     try:
-        async with begin(store) as conn:
-            await conn.execute(insert(users), values)
+        await write(store, execute, insert(users), values)
     except IntegrityError:
         raise AccountError(f"a user named {name!r} already exists") from None
     return UserRecord(user_id, name, role, team, False, at, at)
@@ -163,8 +162,7 @@ async def update_user(
     user = await get_user(store, user_id)
     if user is None:
         return None
-    async with begin(store) as conn:
-        await conn.execute(update(users).where(users.c.id == user.id).values(values))
+    await write(store, execute, update(users).where(users.c.id == user.id).values(values))
     return await get_user(store, user_id)
 
 
@@ -201,21 +199,22 @@ async def create_key(
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     at = now()
-    async with begin(store) as conn:
-        await conn.execute(
-            insert(api_keys),
-            {
-                "id": key_id,
-                "name": name,
-                "role": role.value,
-                "team": team,
-                "secret_hash": _secret_hash(secret),
-                "created_by": created_by,
-                "created_at": at,
-                "expires_at": expires_at,
-                "revoked_at": None,
-            },
-        )
+    await write(
+        store,
+        execute,
+        insert(api_keys),
+        {
+            "id": key_id,
+            "name": name,
+            "role": role.value,
+            "team": team,
+            "secret_hash": _secret_hash(secret),
+            "created_by": created_by,
+            "created_at": at,
+            "expires_at": expires_at,
+            "revoked_at": None,
+        },
+    )
     record = KeyRecord(key_id, name, role, team, created_by, at, expires_at, None)
     return record, f"{KEY_PREFIX}{key_id}_{secret}"
 
@@ -254,6 +253,5 @@ async def revoke_key(store: Store, key_id: str) -> KeyRecord | None:
     if record is None:
         return None
     if record.revoked_at is None:
-        async with begin(store) as conn:
-            await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now()))
+        await write(store, execute, update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now()))
     return await get_key(store, key_id)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cadenza.api.db import aware, begin, connect, now
+from cadenza.api.db import aware, connect, execute, now, write
 from cadenza.store import Store
 from cadenza.store.auth_tables import audit_log
 
@@ -90,8 +90,7 @@ class AuditLog:
         error: Exception | None = None
         try:
             if rows:
-                async with begin(self.store) as conn:
-                    await conn.execute(insert(audit_log), rows)
+                await write(self.store, execute, insert(audit_log), rows)
         except Exception as exc:
             log.error("audit batch of %d rows failed: %s", len(rows), exc)
             error = exc

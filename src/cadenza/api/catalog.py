@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from cadenza.api.auth import Principal
-from cadenza.api.db import begin, connect, now, utc
+from cadenza.api.db import connect, now, utc, write
 from cadenza.api.errors import Conflict, NotFound
 from cadenza.store import Store
 from cadenza.store.auth_tables import workflow_versions
@@ -100,9 +100,12 @@ async def create_workflow(
     store: Store, principal: Principal, spec: dict[str, Any], source: str
 ) -> WorkflowRecord:
     name = str(spec["name"])
-    async with begin(store) as conn:
+    at = now()
+    key = uuid.uuid4().hex
+
+    def work(conn: Connection) -> None:
         taken = (
-            await conn.execute(
+            conn.execute(
                 select(workflows.c.id).where(
                     workflows.c.name == name,
                     workflows.c.team == principal.team,
@@ -115,9 +118,7 @@ async def create_workflow(
                 f"team {principal.team!r} already has a workflow named {name!r} "
                 f"(id {_hex(taken[0])}); add a version to it instead"
             )
-        at = now()
-        key = uuid.uuid4().hex
-        await conn.execute(
+        conn.execute(
             insert(workflows),
             {
                 "id": key,
@@ -130,7 +131,7 @@ async def create_workflow(
                 "updated_at": at,
             },
         )
-        await conn.execute(
+        conn.execute(
             insert(workflow_versions),
             {
                 "workflow_id": key,
@@ -141,6 +142,8 @@ async def create_workflow(
                 "created_at": at,
             },
         )
+
+    await write(store, work)
     return WorkflowRecord(
         key, name, principal.team, 1, pattern_of(spec), str(spec.get("description", "")), at, at
     )
@@ -202,16 +205,17 @@ async def add_version(
     if spec["name"] != workflow.name:
         raise Conflict(f"a new version must keep the workflow's name {workflow.name!r}, got {spec['name']!r}")
     at = now()
-    async with begin(store) as conn:
+
+    def work(conn: Connection) -> int:
         latest = (
-            await conn.execute(
+            conn.execute(
                 select(func.max(workflow_versions.c.version)).where(
                     workflow_versions.c.workflow_id == workflow.id
                 )
             )
         ).scalar_one()
         number = int(latest or 0) + 1
-        await conn.execute(
+        conn.execute(
             insert(workflow_versions),
             {
                 "workflow_id": workflow.id,
@@ -222,7 +226,7 @@ async def add_version(
                 "created_at": at,
             },
         )
-        await conn.execute(
+        conn.execute(
             update(workflows)
             .where(workflows.c.id == workflow.id)
             .values(
@@ -231,6 +235,9 @@ async def add_version(
                 updated_at=at,
             )
         )
+        return number
+
+    number = await write(store, work)
     workflow.version = number
     workflow.pattern = pattern_of(spec)
     workflow.description = str(spec.get("description", ""))
@@ -239,10 +246,12 @@ async def add_version(
 
 
 async def delete_workflow(store: Store, workflow: WorkflowRecord) -> None:
-    async with begin(store) as conn:
-        await conn.execute(
+    def work(conn: Connection) -> None:
+        conn.execute(
             update(workflows).where(workflows.c.id == workflow.id).values(status="deleted", updated_at=now())
         )
+
+    await write(store, work)
 
 
 # Agents ---------------------------------------------------------------------------------------
@@ -261,9 +270,13 @@ def _agent(row: Any) -> AgentRecord:
 
 
 async def create_agent(store: Store, principal: Principal, name: str, spec: dict[str, Any]) -> AgentRecord:
-    async with begin(store) as conn:
+    at = now()
+    key = uuid.uuid4().hex
+    capabilities = list(spec.get("capabilities") or [])
+
+    def work(conn: Connection) -> None:
         taken = (
-            await conn.execute(
+            conn.execute(
                 select(agents.c.id).where(
                     agents.c.name == name, agents.c.team == principal.team, agents.c.status == "active"
                 )
@@ -273,10 +286,7 @@ async def create_agent(store: Store, principal: Principal, name: str, spec: dict
             raise Conflict(
                 f"team {principal.team!r} already has an agent named {name!r} (id {_hex(taken[0])})"
             )
-        at = now()
-        key = uuid.uuid4().hex
-        capabilities = list(spec.get("capabilities") or [])
-        await conn.execute(
+        conn.execute(
             insert(agents),
             {
                 "id": key,
@@ -289,6 +299,8 @@ async def create_agent(store: Store, principal: Principal, name: str, spec: dict
                 "created_at": at,
             },
         )
+
+    await write(store, work)
     return AgentRecord(key, name, principal.team, spec, capabilities, at)
 
 
@@ -311,8 +323,10 @@ async def list_agents(store: Store, principal: Principal, *, limit: int, offset:
 
 
 async def delete_agent(store: Store, agent: AgentRecord) -> None:
-    async with begin(store) as conn:
-        await conn.execute(update(agents).where(agents.c.id == agent.id).values(status="deleted"))
+    def work(conn: Connection) -> None:
+        conn.execute(update(agents).where(agents.c.id == agent.id).values(status="deleted"))
+
+    await write(store, work)
 
 
 def agent_workflow_spec(agent: AgentRecord) -> dict[str, Any]:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cadenza.store import DatabaseUnavailableError, Store
 from cadenza.store.url import redact
+
+T = TypeVar("T")
 
 
 def now() -> datetime:
@@ -40,14 +43,21 @@ async def connect(store: Store) -> AsyncIterator[AsyncConnection]:
         raise _unavailable(store, exc) from None
 
 
-@asynccontextmanager
-async def begin(store: Store) -> AsyncIterator[AsyncConnection]:
-    """A transaction, committed when the block ends without an error."""
+async def write(store: Store, work: Callable[..., T], *args: Any) -> T:
+    """Run ``work(connection, *args)`` in one transaction on the store's writer.
+
+    On SQLite that is the store's one writer thread and connection: a second connection writing
+    on its own would fight it for the database lock (and wait out SQLite's busy back-off).
+    """
     try:
-        async with store.engine.begin() as conn:
-            yield conn
+        return await store.db.transaction(work, *args)
     except (OperationalError, OSError, ConnectionError) as exc:
         raise _unavailable(store, exc) from None
+
+
+def execute(conn: Connection, statement: Any, params: Any = None) -> int:
+    """Execute one statement on a writer connection; its row count."""
+    return int(conn.execute(statement, params).rowcount)
 
 
 def _unavailable(store: Store, exc: BaseException) -> DatabaseUnavailableError:
