@@ -6,6 +6,7 @@ starts from an empty exporter.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tests.store.conftest import postgres_url, sqlite_url, store, store_url
 
 from cadenza.observability import _capture
+from cadenza.observability.tracing import DISABLE_ENV
 
 __all__ = ["postgres_url", "spans", "sqlite_url", "store", "store_url"]
 
@@ -37,10 +39,16 @@ def _install() -> None:
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    """The exporter the global provider writes finished spans to, empty at the start."""
+    """The exporter the global provider writes finished spans to, empty at the start.
+
+    Afterwards Cadenza's tracing is switched off for the rest of the session (the provider
+    cannot be unset), so other tests run as they would without a provider.
+    """
     _install()
     _exporter.clear()
+    os.environ.pop(DISABLE_ENV, None)
     captured = _capture.enabled
     yield _exporter
     _capture.enabled = captured
     _exporter.clear()
+    os.environ[DISABLE_ENV] = "false"
