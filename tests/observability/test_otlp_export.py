@@ -72,6 +72,7 @@ def test_spans_reach_an_otlp_http_receiver_configured_by_otel_variables(collecto
         "OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental",
     }
     env.pop("OTEL_TRACES_EXPORTER", None)
+    env.pop("CADENZA_TRACING", None)
     subprocess.run([sys.executable, "-c", _SCRIPT], env=env, check=True, timeout=60)
 
     assert collector.requests, "no OTLP request reached the receiver"
@@ -118,13 +119,13 @@ def test_console_exporter_and_a_bad_exporter_name() -> None:
         "asyncio.run(Agent('solo').run('hi'))\n"
         "provider.shutdown()\n"
     )
-    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console"}
+    env = {k: v for k, v in os.environ.items() if k != "CADENZA_TRACING"} | {"OTEL_TRACES_EXPORTER": "console"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert '"name": "invoke_agent solo"' in out.stdout
     assert '"name": "chat offline"' in out.stdout
 
-    env = {**os.environ, "OTEL_TRACES_EXPORTER": "zipkin-ish"}
+    env["OTEL_TRACES_EXPORTER"] = "zipkin-ish"
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert "OTEL_TRACES_EXPORTER: unknown exporter 'zipkin-ish'" in out.stderr
