@@ -119,7 +119,9 @@ def test_console_exporter_and_a_bad_exporter_name() -> None:
         "asyncio.run(Agent('solo').run('hi'))\n"
         "provider.shutdown()\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "CADENZA_TRACING"} | {"OTEL_TRACES_EXPORTER": "console"}
+    env = {k: v for k, v in os.environ.items() if k != "CADENZA_TRACING"} | {
+        "OTEL_TRACES_EXPORTER": "console"
+    }
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert '"name": "invoke_agent solo"' in out.stdout
