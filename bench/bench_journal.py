@@ -7,7 +7,8 @@ Run: python bench/bench_journal.py [--quick] [--pg URL]
   is Cadenza's own: the in-memory run is the baseline; a durable run adds the run row (create,
   finish), the journal entry of every model call (awaited: durable before the run moves on), the
   events and the cost ledger (committed with the journal's batches).
-* "sequential" runs one run at a time: every step waits for its own commit (the worst case).
+* "sequential" runs one run at a time: every step waits for its own commit (the worst case:
+  5 commits per 3-step run — the run row, three journal entries, the finish with the events).
   "concurrent" starts many runs at once: their journal writes share batched commits.
 * Each figure is the best of ``--repeat`` rounds (the machine is shared; the minimum is the
   least disturbed measurement).
