@@ -234,7 +234,7 @@ async def _execute(
         await asyncio.shield(_record_end(store, record, exc))
         raise
     heartbeat.cancel()
-    await asyncio.shield(
+    kept = await asyncio.shield(
         store.finish_run(
             record.id,
             record.attempt,
@@ -244,6 +244,13 @@ async def _execute(
             cost=str(result.cost),
         )
     )
+    if not kept:
+        log.warning(
+            "run %s finished, but attempt %d no longer drives it (cancelled or taken over); "
+            "its final status was not recorded",
+            record.id,
+            record.attempt,
+        )
     if conversation is not None:
         await finish_in_conversation(store, conversation, record, task, result)
     return result
