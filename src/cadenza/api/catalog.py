@@ -65,7 +65,7 @@ def _hex(value: Any) -> str:
     return str(value).replace("-", "")
 
 
-def _visible(principal: Principal, team: str | None) -> bool:
+def visible(principal: Principal, team: str | None) -> bool:
     return principal.sees_all_teams or team == principal.team
 
 
@@ -153,7 +153,7 @@ async def get_workflow(store: Store, principal: Principal, workflow_id: str) -> 
     key = object_key(workflow_id, "workflow")
     async with connect(store) as conn:
         row = (await conn.execute(select(workflows).where(workflows.c.id == key))).first()
-    if row is None or row._mapping["status"] != "active" or not _visible(principal, row._mapping["team"]):
+    if row is None or row._mapping["status"] != "active" or not visible(principal, row._mapping["team"]):
         raise NotFound(f"no workflow with id {workflow_id!r}")
     return _workflow(row)
 
@@ -308,7 +308,7 @@ async def get_agent(store: Store, principal: Principal, agent_id: str) -> AgentR
     key = object_key(agent_id, "agent")
     async with connect(store) as conn:
         row = (await conn.execute(select(agents).where(agents.c.id == key))).first()
-    if row is None or row._mapping["status"] != "active" or not _visible(principal, row._mapping["team"]):
+    if row is None or row._mapping["status"] != "active" or not visible(principal, row._mapping["team"]):
         raise NotFound(f"no agent with id {agent_id!r}")
     return _agent(row)
 

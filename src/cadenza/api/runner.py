@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from typing import Any, cast
@@ -23,6 +24,7 @@ from cadenza.workflows.workflow import Workflow
 
 log = logging.getLogger("cadenza.api.runs")
 FLOW_CACHE_SIZE = 256
+WORKFLOW_TTL = 2.0
 
 
 class _TeamStore:
@@ -66,6 +68,8 @@ class RunService:
         self.broker = broker
         self.stopping = False
         self._tasks: dict[str, asyncio.Task[Any]] = {}
+        # Starting a run looks its workflow up; a short-lived cache keeps that off the database.
+        self._workflows: dict[str, tuple[float, Any]] = {}
         self._flows: OrderedDict[tuple[str, int], tuple[Workflow, dict[str, Any]]] = OrderedDict()
 
     def cached_flow(self, key: tuple[str, int]) -> tuple[Workflow, dict[str, Any]] | None:
@@ -78,6 +82,22 @@ class RunService:
         self._flows[key] = flow
         if len(self._flows) > FLOW_CACHE_SIZE:
             self._flows.popitem(last=False)
+
+    def recent_workflow(self, workflow_id: str) -> Any:
+        """A workflow record looked up less than ``WORKFLOW_TTL`` seconds ago (None otherwise)."""
+        entry = self._workflows.get(workflow_id)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def remember_workflow(self, workflow_id: str, record: Any) -> None:
+        if len(self._workflows) > FLOW_CACHE_SIZE:
+            self._workflows.clear()
+        self._workflows[workflow_id] = (time.monotonic() + WORKFLOW_TTL, record)
+
+    def forget_workflow(self, workflow_id: str) -> None:
+        """Drop a deleted or re-versioned workflow at once (other instances: after the TTL)."""
+        self._workflows.pop(workflow_id, None)
 
     def is_driving(self, run_id: str) -> bool:
         return run_id in self._tasks

@@ -28,7 +28,7 @@ class Services:
     runs: RunService
 
 
-def services(request: Request) -> Services:
-    """The app's ``Services`` (a FastAPI dependency)."""
+async def services(request: Request) -> Services:
+    """The app's ``Services`` (a FastAPI dependency; async, so FastAPI runs it without a thread hop)."""
     found: Services = request.app.state.services
     return found

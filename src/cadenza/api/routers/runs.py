@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from cadenza.api import catalog
 from cadenza.api.auth import Principal
 from cadenza.api.deps import needs, require
-from cadenza.api.errors import responses
+from cadenza.api.errors import NotFound, responses
 from cadenza.api.roles import Permission
 from cadenza.api.routers._common import Limit, Offset, next_offset
 from cadenza.api.schemas import (
@@ -59,6 +59,18 @@ def accepted(record: RunRecord, response: Response) -> RunAccepted:
     )
 
 
+async def _workflow(svc: Services, principal: Principal, workflow_id: str) -> catalog.WorkflowRecord:
+    """The workflow a run starts from (recently looked-up ones from memory; visibility always checked)."""
+    key = catalog.object_key(workflow_id, "workflow")
+    record: catalog.WorkflowRecord | None = svc.runs.recent_workflow(key)
+    if record is None:
+        record = await catalog.get_workflow(svc.store, principal, key)
+        svc.runs.remember_workflow(key, record)
+    elif not catalog.visible(principal, record.team):
+        raise NotFound(f"no workflow with id {workflow_id!r}")
+    return record
+
+
 async def _flow(svc: Services, principal: Principal, body: RunCreate) -> tuple[Workflow, dict[str, Any]]:
     """The built flow and its reference (cached per workflow version: Steps serve many runs)."""
     settings = svc.settings
@@ -66,7 +78,7 @@ async def _flow(svc: Services, principal: Principal, body: RunCreate) -> tuple[W
         agent = await catalog.get_agent(svc.store, principal, body.agent_id)
         key, name, text = (agent.id, 0), f"<agent {agent.name}>", ""
     else:
-        workflow = await catalog.get_workflow(svc.store, principal, str(body.workflow_id))
+        workflow = await _workflow(svc, principal, str(body.workflow_id))
         key, name, text = (workflow.id, body.version or workflow.version), "", ""
     cached = svc.runs.cached_flow(key)
     if cached is not None:

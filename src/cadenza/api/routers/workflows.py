@@ -119,6 +119,7 @@ async def get_workflow(workflow_id: str, svc: Svc, principal: Reader) -> Workflo
 async def add_version(workflow_id: str, body: WorkflowCreate, svc: Svc, principal: Writer) -> WorkflowOut:
     record = await catalog.get_workflow(svc.store, principal, workflow_id)
     spec, source = checked(svc, body)
+    svc.runs.forget_workflow(record.id)
     return _out(await catalog.add_version(svc.store, principal, record, spec, source))
 
 
@@ -157,4 +158,5 @@ async def list_versions(workflow_id: str, svc: Svc, principal: Reader) -> Versio
 async def delete_workflow(workflow_id: str, svc: Svc, principal: Writer) -> Response:
     record = await catalog.get_workflow(svc.store, principal, workflow_id)
     await catalog.delete_workflow(svc.store, record)
+    svc.runs.forget_workflow(record.id)
     return Response(status_code=204)
