@@ -120,6 +120,19 @@ async def test_non_http_schemes_are_refused() -> None:
         ("http://0.0.0.0:9/", "0.0.0.0", "unspecified"),
         ("http://100.64.0.1/", "100.64.0.1", "private-network"),
         ("http://localhost:9/", "127.0.0.1", "loopback"),
+        # other spellings of 127.0.0.1, resolved by the system's resolver, then refused
+        ("http://2130706433:9/", "127.0.0.1", "loopback"),
+        ("http://0x7f000001:9/", "127.0.0.1", "loopback"),
+        ("http://017700000001:9/", "127.0.0.1", "loopback"),
+        ("http://127.1:9/", "127.0.0.1", "loopback"),
+        # IPv6 addresses that lead to a private IPv4 address: 6to4, NAT64, Teredo
+        ("http://[2002:a00:1::1]/", "2002:a00:1::1", "private-network address: 10.0.0.1, embedded in"),
+        ("http://[64:ff9b::a00:1]/", "64:ff9b::a00:1", "private-network address: 10.0.0.1, embedded in"),
+        (
+            "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/",
+            "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+            "10.0.0.1",
+        ),
     ],
 )
 async def test_private_addresses_are_refused_by_a_direct_call(url: str, address: str, reason: str) -> None:

@@ -74,6 +74,12 @@ class NetworkPolicy:
         mapped = getattr(address, "ipv4_mapped", None)
         if mapped is not None:
             address = mapped
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            # 6to4, Teredo and NAT64 addresses lead to an IPv4 address: judge that one too.
+            reason = self.refusal(embedded)
+            if reason is not None:
+                return f"{reason}: {embedded}, embedded in {address}"
         for network in self._blocked:
             if address in network:
                 return f"in the blocked network {network}"
@@ -133,6 +139,19 @@ class NetworkPolicy:
 
 
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: private in practice
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if any(address in network for network in _NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 def _ip_literal(host: str) -> str | None:
