@@ -165,6 +165,7 @@ async def test_a_redirect_to_loopback_or_private_is_refused() -> None:
         "/to-loopback": _redirect("http://127.0.0.1:1/secret"),
         "/to-localhost": _redirect("http://localhost:1/secret"),
         "/to-metadata": _redirect("http://169.254.169.254/latest/meta-data/"),
+        "/to-file": _redirect("file:///etc/passwd"),
         "/article": lambda r: html(ARTICLE),
     }
     with serve(routes, host="127.0.0.2") as server:  # type: ignore[arg-type]
@@ -176,6 +177,10 @@ async def test_a_redirect_to_loopback_or_private_is_refused() -> None:
             assert caught.value.address == address and "loopback" in caught.value.reason
         with pytest.raises(SSRFError, match=r"169\.254\.169\.254 is link-local"):
             await fetch_page(server.url("/to-metadata"), settings)
+        with pytest.raises(
+            FetchError, match="only http and https URLs can be fetched, not 'file:///etc/passwd'"
+        ):
+            await fetch_page(server.url("/to-file"), settings)
 
 
 async def test_blocked_networks_override_allowances(site: Server) -> None:

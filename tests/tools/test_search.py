@@ -376,3 +376,12 @@ def test_the_default_tool_reads_its_backends_from_the_environment(
     monkeypatch.setenv("BRAVE_API_KEY", "k")
     monkeypatch.setenv("CADENZA_SEARCH_CORPUS", os.fspath(corpus_folder))
     assert [b.name for b in backends_from_environment()] == ["searxng", "brave", "local"]
+
+
+async def test_a_failing_search_in_a_run_goes_back_to_the_model_as_a_tool_error(apis: Server) -> None:
+    tool = make_search_tool([Brave("wrong-key", base_url=apis.url(""), policy=LOCAL)])
+    agent = Agent("researcher", tools=[tool])
+    result = await agent.run("Search for the tidal barrage")
+    (call,) = [e for e in result.events if isinstance(e, ToolCalled)]
+    assert call.output is None
+    assert call.error == "brave: HTTP 401: the API key is missing, wrong or not allowed to search"
