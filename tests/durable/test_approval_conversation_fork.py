@@ -97,6 +97,24 @@ async def test_a_conversation_carries_messages_into_the_next_run(store: Store) -
     ).conversation_id
 
 
+async def test_a_conversation_keeps_the_working_memory(store: Store) -> None:
+    from cadenza import Step, StepInput
+    from cadenza.engine.context import StepContext
+    from cadenza.types.results import StepResult
+
+    class Counter(Step):
+        name = "counter"
+
+        async def invoke(self, ctx: StepContext, input: StepInput) -> StepResult:
+            ctx.run.state["turns"] = ctx.run.state.get("turns", 0) + 1
+            return ctx.result(self.name, ctx.run.state["turns"])
+
+    outputs = [(await run_durable(Counter(), "hi", store=store, conversation="c")).output for _ in range(3)]
+    assert outputs == [1, 2, 3]
+    conversation = await store.load_conversation("c")
+    assert conversation is not None and conversation.context == {"turns": 3}
+
+
 async def test_flow_run_with_a_store_is_durable(store: Store) -> None:
     agent = Agent("a", model=FunctionModel(Recorder()))
     result = await agent.run("x", store=store)

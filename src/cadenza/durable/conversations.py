@@ -38,9 +38,10 @@ async def start_in_conversation(
 
 
 async def finish_in_conversation(
-    store: Store, conversation: str, run: RunRecord, task: Task, result: RunResult
+    store: Store, conversation: str, run: RunRecord, task: Task, result: RunResult, state: dict[str, Any]
 ) -> None:
-    """Append the run's exchange and its history entry to the conversation."""
+    """Append the run's exchange and its history entry; the run's working memory becomes the
+    conversation's context (what the next run starts from)."""
     from cadenza.agents.agent import to_text
     from cadenza.durable.driver import jsonable
 
@@ -57,13 +58,7 @@ async def finish_in_conversation(
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
     )
-    if result.step is not None:
-        record.metadata["last_run"] = run.id
+    record.metadata["last_run"] = run.id
     record.id = conversation
-    record.context = {**record.context, **_state_of(result, jsonable)}
+    record.context = {**record.context, **jsonable(state)}
     await store.save_conversation(record)
-
-
-def _state_of(result: RunResult, jsonable: Any) -> dict[str, Any]:
-    # The run's working memory is not on RunResult; outputs of named steps are kept instead.
-    return {"last_output": jsonable(result.output)}

@@ -252,7 +252,7 @@ async def _execute(
             record.attempt,
         )
     if conversation is not None:
-        await finish_in_conversation(store, conversation, record, task, result)
+        await finish_in_conversation(store, conversation, record, task, result, run.state)
     return result
 
 
