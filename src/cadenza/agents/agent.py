@@ -33,6 +33,8 @@ class Agent(Step):
     ``model`` is a ``provider:name`` string, a ``Model`` object, or a list of them tried in
     order (fallbacks). With ``output_type`` (a pydantic model or any type pydantic can validate)
     the answer is parsed and validated, with one repair request when it does not fit.
+    ``memory`` (a ``cadenza.memory.AgentMemory``) adds lessons and recalled facts to the system
+    message, fits the conversation to a token budget, and gives the agent remember/recall tools.
     """
 
     kind = "agent"
