@@ -57,7 +57,9 @@ def run_demo(console: Console, as_json: bool) -> None:
                 border_style="blue",
             )
         )
-    outcome = run_outcome(workflow, DEMO_INPUT, RunOptions(live=not as_json, console=console))
+    # Stored like any `cadenza run`: the demo's run is in the local SQLite file afterwards.
+    options = RunOptions(live=not as_json, console=console, durable=True, model="offline")
+    outcome = run_outcome(workflow, DEMO_INPUT, options)
     if as_json:
         print_json(outcome_document(outcome, workflow.name))
         raise typer.Exit(outcome.exit_code)
@@ -105,6 +107,8 @@ def explain(tracker: RunTracker, file: Path) -> Text:
     )
     shown = _shown(file)
     out.append("\nTry next\n", style="bold")
+    out.append(f"  cadenza runs show {tracker.run_id}   ", style="cyan")
+    out.append("(the run is stored in the local SQLite file)\n", style="dim")
     out.append(f"  cadenza validate {shown}\n", style="cyan")
     out.append(f'  cadenza run {shown} -i "Plant-based milk in Japan"\n', style="cyan")
     out.append(f"  cadenza run {shown} --model openai:gpt-4.1-mini   ", style="cyan")
