@@ -12,7 +12,14 @@ import pytest
 from tests.tools._http import Reply, Request, Server, json_reply, serve
 
 from cadenza.errors import MemoryStoreError
-from cadenza.memory import HashEmbedder, LongTermMemory, OpenAIEmbedder, agent_scope, user_scope
+from cadenza.memory import (
+    HashEmbedder,
+    LongTermMemory,
+    OpenAIEmbedder,
+    WordLlamaEmbedder,
+    agent_scope,
+    user_scope,
+)
 from cadenza.memory.embeddings import cosine
 
 
@@ -75,6 +82,24 @@ async def test_embeddings_find_what_full_text_misses(memory_url: str, unique: st
         await memory.remember("The harbour is closed on Sundays.", scope=scope)
         found = await memory.recall("turbnes refurbishmnt", scopes=[scope], limit=1)  # misspelt
         assert [m.text for m in found] == ["Refurbishing the turbines cost 1.2 million euros."]
+    finally:
+        await memory.close()
+
+
+async def test_a_shipped_sentence_model_recalls_by_meaning(memory_url: str, unique: str) -> None:
+    """WordLlama's weights come inside its wheel: synonyms match with nothing downloaded."""
+    memory = LongTermMemory(memory_url, embedder=WordLlamaEmbedder())
+    scope = agent_scope(unique)
+    try:
+        await memory.remember("The car needs new tyres before the trip.", scope=scope)
+        await memory.remember("The harbour is closed on Sundays.", scope=scope)
+        await memory.remember("Quarterly revenue grew by fourteen percent.", scope=scope)
+        without = LongTermMemory(index=await memory.index())
+        assert await without.recall("automobile maintenance", scopes=[scope]) == [], "no shared word"
+        found = await memory.recall("automobile maintenance", scopes=[scope], limit=1)
+        assert [m.text for m in found] == ["The car needs new tyres before the trip."]
+        found = await memory.recall("sales went up", scopes=[scope], limit=1)
+        assert [m.text for m in found] == ["Quarterly revenue grew by fourteen percent."]
     finally:
         await memory.close()
 

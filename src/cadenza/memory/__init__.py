@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cadenza.memory.agent_memory import AgentMemory, memory_tools
 from cadenza.memory.config import memory_from_config
-from cadenza.memory.embeddings import Embedder, HashEmbedder, OpenAIEmbedder
+from cadenza.memory.embeddings import Embedder, HashEmbedder, OpenAIEmbedder, WordLlamaEmbedder
 from cadenza.memory.index import Entry, Hit, TextIndex
 from cadenza.memory.long_term import LongTermMemory, Memory, agent_scope, user_scope, workflow_scope
 from cadenza.memory.short_term import ShortTermMemory, estimate_tokens, summarise_with, trim_messages
@@ -26,6 +26,7 @@ __all__ = [
     "OpenAIEmbedder",
     "ShortTermMemory",
     "TextIndex",
+    "WordLlamaEmbedder",
     "WorkingMemory",
     "agent_scope",
     "estimate_tokens",

@@ -19,7 +19,7 @@ from typing import Any
 
 from cadenza.errors import ConfigurationError
 from cadenza.memory.agent_memory import AgentMemory
-from cadenza.memory.embeddings import Embedder, HashEmbedder, OpenAIEmbedder
+from cadenza.memory.embeddings import Embedder, HashEmbedder, OpenAIEmbedder, WordLlamaEmbedder
 from cadenza.memory.long_term import LongTermMemory
 from cadenza.memory.short_term import ShortTermMemory
 
@@ -84,10 +84,12 @@ def _embedder(value: Any, where: str) -> Embedder | None:
         return None
     if value == "hash":
         return HashEmbedder()
+    if value == "wordllama":
+        return WordLlamaEmbedder()
     if isinstance(value, str) and value.startswith("openai:") and len(value) > len("openai:"):
         return OpenAIEmbedder(value.split(":", 1)[1])
     raise ConfigurationError(
-        f"{where}.embeddings: expected 'hash', 'openai:<model>' or 'none', got {value!r}"
+        f"{where}.embeddings: expected 'hash', 'wordllama', 'openai:<model>' or 'none', got {value!r}"
     )
 
 

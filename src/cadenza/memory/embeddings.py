@@ -60,6 +60,45 @@ class HashEmbedder:
         return [v / norm for v in vector] if norm else vector
 
 
+class WordLlamaEmbedder:
+    """A small sentence-embedding model whose weights ship inside its PyPI package (WordLlama,
+    256 dimensions, ~16 MB): semantic recall offline, on a CPU, with nothing downloaded.
+
+    Needs the ``embeddings`` extra (``pip install "cadenza[embeddings]"``). The model loads on
+    first use (about half a second) and is shared by every embedder in the process.
+    """
+
+    name = "wordllama:l2_supercat_256"
+    _model: Any = None
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        import asyncio
+
+        return await asyncio.to_thread(self.embed_sync, list(texts))
+
+    def embed_sync(self, texts: list[str]) -> list[list[float]]:
+        vectors = self._load().embed(texts, norm=True)
+        return [[float(x) for x in row] for row in vectors]
+
+    @classmethod
+    def _load(cls) -> Any:
+        if cls._model is None:
+            try:
+                import wordllama  # type: ignore[import-untyped]
+            except ImportError:
+                from cadenza.errors import MissingExtraError
+
+                raise MissingExtraError("offline embeddings", "embeddings", "wordllama") from None
+            from pathlib import Path
+
+            # The weights and tokenizer are in the package; pointing the cache at it keeps
+            # WordLlama from trying to download the tokenizer.
+            cls._model = wordllama.WordLlama.load(
+                cache_dir=Path(wordllama.__file__).parent, disable_download=True
+            )
+        return cls._model
+
+
 class OpenAIEmbedder:
     """Embeddings from an OpenAI-compatible ``/embeddings`` endpoint, through the OpenAI SDK.
 
