@@ -164,11 +164,10 @@ def _ip_literal(host: str) -> str | None:
 def _guarded_backend(policy: NetworkPolicy) -> Any:
     """An httpcore network backend that vets every connection and connects to the vetted IP."""
     import httpcore2
-    from httpcore2._backends.auto import AutoBackend
 
     class GuardedBackend(httpcore2.AsyncNetworkBackend):
         def __init__(self) -> None:
-            self.inner = AutoBackend()
+            self.inner = httpcore2.AnyIOBackend()  # the backend httpx uses under asyncio
 
         async def connect_tcp(
             self,
