@@ -29,7 +29,13 @@ from cadenza.store import Store
 
 SECRET = "test-secret-" + "x" * 40
 PASSWORD = "correct horse battery"
-HELLO = "name: hello\ndescription: says hello\nagents:\n  writer: {instructions: Write a greeting.}\nworkflow: writer\n"
+HELLO = """\
+name: hello
+description: says hello
+agents:
+  writer: {instructions: Write a greeting.}
+workflow: writer
+"""
 
 
 @dataclass

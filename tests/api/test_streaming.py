@@ -36,7 +36,7 @@ def test_late_sse_client_gets_history_then_live_events_until_the_run_stops(api: 
         with client.stream("GET", f"/v1/runs/{run['id']}/stream") as response:
             assert response.headers["content-type"].startswith("text/event-stream")
             history = _sse(response)  # the run is waiting: the stream ends after its history
-        assert [e["event"] for e in history][0] == "run_started"
+        assert history[0]["event"] == "run_started"
         assert history[-1]["event"] == "run_failed" and history[-1]["data"]["status"] == "waiting"
         assert [e["id"] for e in history] == list(range(1, len(history) + 1))
 

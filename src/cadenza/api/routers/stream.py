@@ -17,6 +17,7 @@ from cadenza.api.auth import Principal
 from cadenza.api.db import now
 from cadenza.api.deps import needs, require
 from cadenza.api.errors import ApiError, Forbidden, Unauthorized, responses
+from cadenza.api.handlers import json_error
 from cadenza.api.roles import Permission, allows
 from cadenza.api.services import Services, services
 from cadenza.api.sse import event_feed, with_keepalive
@@ -72,7 +73,7 @@ async def websocket_events(websocket: WebSocket, run_id: str, after: int = 0) ->
         record = await visible_run(svc.store, principal, run_id)
     except ApiError as exc:
         _audit_refusal(svc, websocket, exc)
-        await websocket.close(code=4000 + exc.status, reason=exc.message[:120])
+        await _refuse(websocket, exc)
         return
     await websocket.accept()
     try:
@@ -81,6 +82,14 @@ async def websocket_events(websocket: WebSocket, run_id: str, after: int = 0) ->
         await websocket.close(code=1000)
     except WebSocketDisconnect:
         return
+
+
+async def _refuse(websocket: WebSocket, exc: ApiError) -> None:
+    """Answer the handshake with the error's HTTP status and body (401, 403, 404)."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(json_error(exc.status, exc.body(), exc.headers))
+    else:
+        await websocket.close(code=4000 + exc.status, reason=exc.message[:120])
 
 
 async def _authenticate(svc: Services, websocket: WebSocket) -> Principal:
