@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -10,14 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+from tests.api import slow_steps  # noqa: F401 - registers the test_sleep pattern in this process
 from tests.api.conftest import ApiServer, register, wait_for_run
 from tests.api.test_runs import GATED
 from websockets.sync.client import connect
-
-from cadenza.engine.context import StepContext
-from cadenza.engine.step import Step, StepInput
-from cadenza.patterns import register_pattern
-from cadenza.types.results import StepResult
 
 
 def _sse(response: httpx.Response) -> list[dict[str, Any]]:
@@ -109,22 +104,6 @@ def test_websocket_sends_history_then_live_events(api: ApiServer) -> None:
     assert [e["seq"] for e in live] == list(range(after + 1, after + 1 + len(live)))
     assert live[-1]["type"] == "run_finished"
 
-
-class Sleep(Step):
-    """A step that takes its time, so that clients can watch a run while it runs."""
-
-    kind = "sleep"
-
-    def __init__(self, seconds: float = 0.5, name: str = "sleep") -> None:
-        self.seconds = seconds
-        self.name = name
-
-    async def invoke(self, ctx: StepContext, input: StepInput) -> StepResult:
-        await asyncio.sleep(self.seconds)
-        return ctx.result(self.name, input.data)
-
-
-register_pattern("test_sleep")(Sleep)
 
 SLOW = """\
 name: slow

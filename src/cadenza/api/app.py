@@ -29,7 +29,6 @@ from cadenza.api.tokens import TokenIssuer
 from cadenza.store import Store
 
 log = logging.getLogger("cadenza.api")
-SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -91,7 +90,7 @@ def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContext
             yield
         finally:
             recovery.cancel()
-            await run_service.shutdown(SHUTDOWN_GRACE_SECONDS)
+            await run_service.shutdown(settings.shutdown_grace_seconds)
             await audit_log.close()
             await store.close()
 

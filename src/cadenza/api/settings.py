@@ -46,6 +46,11 @@ class ApiSettings(BaseSettings):
     )
     anonymous_rate_burst: int = Field(default=20, ge=1)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
+    shutdown_grace_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="At shutdown, how long running runs may finish; the rest resume at next start.",
+    )
     api_key_cache_seconds: float = Field(default=5.0, ge=0)
     allow_python_imports: bool = Field(
         default=False,
