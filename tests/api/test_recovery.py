@@ -15,11 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.api.conftest import SECRET, wait_for_run
 
 from cadenza.api import accounts
 from cadenza.api.roles import Role
 from cadenza.store import Store
-from tests.api.conftest import SECRET, wait_for_run
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW = """\
