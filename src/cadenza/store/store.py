@@ -181,10 +181,11 @@ class Store:
             "created_at": at,
             "updated_at": at,
         }
+        # Through the writer: concurrent starts share a commit (one fsync on PostgreSQL for many).
         if isinstance(self.db, ThreadDatabase):
-            await self.db.raw_transaction(_insert_run_sqlite, values)
+            await self.writer.run_in_batch(_insert_run_sqlite, values)
         else:
-            await self._transaction(_insert, runs, values)
+            await self.writer.run_in_batch(_insert, runs, values)
         return _run_record_from(values)
 
     async def get_run(self, run_id: str) -> RunRecord:
