@@ -126,3 +126,21 @@ def test_a_run_survives_its_server(served: tuple[Served, str], sig: int) -> None
     assert done["attempt"] == 2 and "Polish it." in done["output"]
     assert [e["type"] for e in events].count("run_started") == 2
     assert cost["by_model"][0]["calls"] == 2  # writer once (replayed, not repeated) + editor
+
+
+def test_serve_refuses_an_unusable_database_with_a_message(tmp_path: Path) -> None:
+    env = {**os.environ, "CADENZA_HOME": str(tmp_path)}
+    command = [sys.executable, "-c", "from cadenza.cli.app import main; main()", "serve", "--port", "1"]
+    missing = subprocess.run(
+        [*command, "--url", "postgresql://postgres:postgres@127.0.0.1:5432/no_such_db_x"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 2 and "DatabaseUnavailableError" in missing.stderr
+    assert "Traceback" not in missing.stderr and "postgres:***@" in missing.stderr
+    short = subprocess.run(
+        command, env={**env, "CADENZA_JWT_SECRET": "short"}, capture_output=True, text=True, timeout=60
+    )
+    assert short.returncode == 2 and "CADENZA_JWT_SECRET" in short.stderr and "Traceback" not in short.stderr

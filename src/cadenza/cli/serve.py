@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import typer
 
-from cadenza.cli.db import UrlOpt, database_url, stderr
+from cadenza.cli.db import UrlOpt, database_url, stderr, store_errors
 
 
 def serve(
@@ -37,7 +38,17 @@ def serve(
             field = "_".join(str(p) for p in error["loc"]).upper()
             stderr().print(f"[bold red]✗[/] CADENZA_{field}: {error['msg']}")
         raise typer.Exit(2) from None
+    with store_errors(stderr(), False):
+        # Refuse to start on an unreachable database or an old schema with a message, not a traceback.
+        asyncio.run(_check_database(settings.database_url))
     app = create_app(settings)
     tune_gc_for_throughput()
     stderr().print(f"[green]✓[/] serving on http://{host}:{port} (OpenAPI at /docs)")
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
+
+
+async def _check_database(url: str) -> None:
+    from cadenza.store import Store
+
+    store = await Store.open(url)
+    await store.close()
