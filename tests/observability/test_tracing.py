@@ -207,3 +207,16 @@ async def test_a_failing_tracing_sink_never_breaks_the_run(
     assert result.status == "succeeded"
     warnings = [r for r in caplog.records if r.name == "cadenza.observability"]
     assert len(warnings) == 1 and "tracing sink failed on a StepStarted event" in warnings[0].getMessage()
+
+
+async def test_a_streamed_call_records_its_time_to_first_chunk(spans: InMemorySpanExporter) -> None:
+    events = [event async for event in Agent("streamer").stream("Tell me about otters")]
+    assert any(type(e).__name__ == "TextDelta" for e in events)
+    chat = next(s for s in spans.get_finished_spans() if s.name == "chat offline")
+    attributes = dict(chat.attributes or {})
+    assert attributes[semconv.GEN_AI_REQUEST_STREAM] is True
+    assert (
+        0
+        <= float(attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK])
+        <= (chat.end_time - chat.start_time) / 1e9
+    )  # type: ignore[arg-type, operator]

@@ -45,6 +45,7 @@ from cadenza.types.events import (
     StepFailed,
     StepFinished,
     StepStarted,
+    TextDelta,
     ToolCalled,
 )
 
@@ -62,6 +63,8 @@ PROVIDER = "gen_ai.provider.name"
 SYSTEM_DEPRECATED = "gen_ai.system"
 REQUEST_MODEL = "gen_ai.request.model"
 REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+REQUEST_STREAM = "gen_ai.request.stream"
+TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
 RESPONSE_MODEL = "gen_ai.response.model"
 FINISH_REASONS = "gen_ai.response.finish_reasons"
 INPUT_TOKENS = "gen_ai.usage.input_tokens"
@@ -130,11 +133,13 @@ def _legacy_names() -> bool:
 class TracingSink:
     """Turns one run's events into spans. Made per run; holds only the spans still open."""
 
-    __slots__ = ("_legacy", "_open", "_run_span", "_tracer")
+    __slots__ = ("_first_chunk", "_legacy", "_open", "_run_span", "_tracer")
 
     def __init__(self, tracer: Tracer | None = None) -> None:
         self._tracer = tracer or _get_tracer()
         self._open: dict[str, Span] = {}
+        # Streamed model calls: when their first text arrived (time to first chunk).
+        self._first_chunk: dict[str, float] = {}
         self._run_span: Span | None = None
         self._legacy = _legacy_names()
 
@@ -286,6 +291,10 @@ class TracingSink:
             attributes[CACHE_WRITE_TOKENS] = usage.cache_write_tokens
         if event.max_tokens is not None:
             attributes[REQUEST_MAX_TOKENS] = event.max_tokens
+        first_chunk = self._first_chunk.pop(event.path, None)
+        if first_chunk is not None:
+            attributes[REQUEST_STREAM] = True
+            attributes[TIME_TO_FIRST_CHUNK] = max(first_chunk - (event.at - event.duration), 0.0)
         if self._legacy:
             attributes[SYSTEM_DEPRECATED] = provider
         if event.input_messages is not None:
@@ -330,6 +339,10 @@ class TracingSink:
             span.set_attribute(ERROR_TYPE, "ToolError")
             span.set_status(Status(StatusCode.ERROR, event.error))
         span.end(end_time=_ns(event.at))
+
+    def _text_delta(self, event: TextDelta) -> None:
+        if event.path not in self._first_chunk:
+            self._first_chunk[event.path] = event.at
 
     # -- point events ----------------------------------------------------------------------------
 
@@ -435,6 +448,7 @@ _HANDLERS: dict[type[Event], Any] = {
     StepFailed: TracingSink._step_failed,
     LLMCall: TracingSink._llm_call,
     ToolCalled: TracingSink._tool_called,
+    TextDelta: TracingSink._text_delta,
     RetryScheduled: TracingSink._retry,
     FallbackUsed: TracingSink._fallback,
     GateChecked: TracingSink._gate,
