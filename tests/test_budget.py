@@ -116,7 +116,13 @@ def _three_stages(server: FakeLLMServer, **agent_kwargs: Any) -> Pipeline:
 async def test_a_run_stops_before_the_call_that_would_cross_its_token_budget(
     llm_server: FakeLLMServer,
 ) -> None:
-    llm_server.push("openai", *[Reply(text="fine", usage={"prompt_tokens": 40, "completion_tokens": 60})] * 3)
+    llm_server.push(
+        "openai",
+        *[
+            Reply(text=text, usage={"prompt_tokens": 40, "completion_tokens": 60})
+            for text in ("one", "two", "three")
+        ],
+    )
     flow = _three_stages(llm_server, max_tokens=100)
     # Two calls report 100 tokens each; the third needs its input bound plus at least 16 answer
     # tokens, and only its bound plus 15 is left.
@@ -136,6 +142,7 @@ async def test_a_run_stops_before_the_call_that_would_cross_its_token_budget(
     assert len(sent) == 2
     failed = [e for e in exc.result.events if isinstance(e, RunFailed)]
     assert failed and failed[0].status == "budget_exceeded"
+    assert exc.result.output == "two"  # the output so far: the last stage that finished
 
 
 async def test_a_tight_budget_lowers_max_tokens_so_a_short_answer_still_goes_through(

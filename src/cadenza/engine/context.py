@@ -31,7 +31,8 @@ class RunState:
     """Everything one run shares across its steps."""
 
     __slots__ = (
-        "budget", "emit", "events", "journal", "run_id", "sinks", "state", "streaming", "task", "workflow",
+        "budget", "emit", "events", "journal", "last_output", "run_id", "sinks", "state", "streaming", "task",
+        "workflow",
     )
 
     def __init__(
@@ -59,6 +60,8 @@ class RunState:
         self.budget = budget
         # A durable run's journal (cadenza.durable.journal.Journal); None for an in-memory run.
         self.journal: Any = None
+        # The output of the last top-level stage that finished: a stopped run's output so far.
+        self.last_output: Any = None
         # One bound callable: with a single sink (the common case) emitting is one call.
         self.emit: Sink = self.sinks[0] if len(self.sinks) == 1 else self._fan_out
 
@@ -76,10 +79,10 @@ class StepContext:
         self.run = run
         self.path = path
         self.parent = parent
-        self.usage = Usage()
-        self.cost = _ZERO
         # The innermost budget tracker model calls beneath this step reserve on (None: no limit).
         self.budget: BudgetTracker | None = parent.budget if parent is not None else run.budget
+        self.usage = Usage()
+        self.cost = _ZERO
         self._calls = 0
 
     def child_path(self, segment: str) -> str:
@@ -146,6 +149,8 @@ class StepContext:
             )
             raise
         result.duration = duration = time.perf_counter() - started
+        if self.parent is not None and self.parent.parent is None:
+            run.last_output = result.output  # a stage of the root step finished
         run.emit(
             StepFinished(
                 run_id=run.run_id,

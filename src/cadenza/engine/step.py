@@ -167,7 +167,7 @@ async def _drive(step: Step, run: RunState) -> RunResult:
         )
         if isinstance(exc, BudgetExceeded) and exc.result is None:
             exc.result = RunResult(
-                run.run_id, status, None, root.usage.copy(), root.cost, duration, run.events,
+                run.run_id, status, run.last_output, root.usage.copy(), root.cost, duration, run.events,
                 error=str(exc),
             )
         raise
