@@ -3,7 +3,7 @@
 ``AuditMiddleware`` records who (actor, role, team), what (action, method, path), when, from
 where (client address, user agent) and the outcome (status). A mutating request's row is
 committed before its response starts, so a change the caller was told about is always in the
-log; rows are committed in batches, so concurrent requests share commits. The table refuses
+log; rows ride in the store's write batches, so requests and runs share commits. The table refuses
 UPDATE and DELETE (database triggers, migration 0002) and the API has no endpoint that changes it.
 """
 
@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cadenza.api.db import aware, connect, execute, now, write
+from cadenza.api.db import aware, connect, now
 from cadenza.store import Store
 from cadenza.store.auth_tables import audit_log
+from cadenza.store.database import ThreadDatabase
+from cadenza.store.writer import sqlite_value
 
 log = logging.getLogger("cadenza.api.audit")
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -36,70 +38,31 @@ def outcome_of(status: int) -> str:
     return "error" if status >= 500 else "rejected"
 
 
-@dataclass(slots=True)
-class _Pending:
-    row: dict[str, Any]
-    future: asyncio.Future[None] | None
-
-
 class AuditLog:
-    """Queues audit rows and commits them in batches from one background task."""
+    """Writes audit rows in the store's batch writer: they share the transaction of the journal and
+    event rows being committed anyway, so auditing adds no transaction of its own."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._queue: list[_Pending] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._sqlite = isinstance(store.db, ThreadDatabase)
+        self._pending: set[asyncio.Future[Any]] = set()
 
-    def record(self, row: dict[str, Any], *, wait: bool) -> asyncio.Future[None] | None:
+    def record(self, row: dict[str, Any], *, wait: bool) -> asyncio.Future[Any] | None:
         """Queue ``row``; with ``wait`` the returned future resolves once it is committed."""
-        future = asyncio.get_running_loop().create_future() if wait else None
-        self._queue.append(_Pending(row, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._loop())
-        self._wake.set()
-        return future
+        future = self.store.writer.run_in_batch(_insert_sqlite if self._sqlite else _insert, row)
+        self._pending.add(future)
+        future.add_done_callback(self._done)
+        return future if wait else None
 
-    async def flush(self) -> None:
-        if self._queue:
-            future = asyncio.get_running_loop().create_future()
-            self._queue.append(_Pending({}, future))
-            self._wake.set()
-            if self._task is None or self._task.done():
-                self._task = asyncio.get_running_loop().create_task(self._loop())
-            await future
+    def _done(self, future: asyncio.Future[Any]) -> None:
+        self._pending.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("audit row could not be written: %s", future.exception())
 
     async def close(self) -> None:
-        await self.flush()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            batch, self._queue = self._queue, []
-            if batch:
-                await self._commit(batch)
-
-    async def _commit(self, batch: list[_Pending]) -> None:
-        rows = [p.row for p in batch if p.row]
-        error: Exception | None = None
-        try:
-            if rows:
-                await write(self.store, execute, insert(audit_log), rows)
-        except Exception as exc:
-            log.error("audit batch of %d rows failed: %s", len(rows), exc)
-            error = exc
-        for pending in batch:
-            if pending.future is not None and not pending.future.done():
-                if error is None:
-                    pending.future.set_result(None)
-                else:
-                    pending.future.set_exception(error)
+        """Wait for every queued row (the store's writer commits them)."""
+        if self._pending:
+            await asyncio.wait(list(self._pending), timeout=10)
 
     async def query(
         self,
@@ -176,3 +139,32 @@ class AuditMiddleware:
             "detail": state.get("audit_detail"),
         }
         return services.audit.record(row, wait=wait)
+
+
+_COLUMNS = (
+    "at",
+    "actor",
+    "role",
+    "team",
+    "action",
+    "method",
+    "path",
+    "status",
+    "outcome",
+    "client",
+    "user_agent",
+    "detail",
+)
+_INSERT_SQLITE = f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+
+
+def _insert(conn: Any, row: dict[str, Any]) -> None:
+    conn.execute(insert(audit_log), row)
+
+
+def _insert_sqlite(raw: Any, row: dict[str, Any]) -> None:
+    """On SQLite's raw connection (the writer's hot path): times as SQLAlchemy stores them."""
+    values = [
+        json.dumps(row[c]) if c == "detail" and row[c] is not None else sqlite_value(row[c]) for c in _COLUMNS
+    ]
+    raw.execute(_INSERT_SQLITE, values)
