@@ -121,9 +121,12 @@ class ThreadDatabase:
         return raw
 
     def _checkpoint(self) -> None:
-        raw = self._connection().connection.dbapi_connection
-        assert raw is not None
-        raw.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        try:
+            raw = self._connection().connection.dbapi_connection
+            assert raw is not None
+            raw.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass  # a busy database is checkpointed next time (or by SQLite's own auto-checkpoint)
 
     def _connection(self) -> Connection:
         # Only ever used on the one writer thread: one connection, kept for the store's lifetime.
