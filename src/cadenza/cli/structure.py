@@ -17,7 +17,10 @@ def children(step: Step) -> list[tuple[str, Step]]:
     from cadenza.patterns.pipeline import Pipeline
     from cadenza.patterns.reflective import Reflective
     from cadenza.patterns.supervisor import Supervisor
+    from cadenza.workflows.resources import WithResources
 
+    if isinstance(step, WithResources):  # a root that opens MCP servers / memory: show what it wraps
+        return children(step.wrapped)
     if isinstance(step, Pipeline):
         return [(f"stage {i}", s) for i, s in enumerate(step.stages)]
     if isinstance(step, Parallel):

@@ -192,7 +192,11 @@ class MCPToolset:
         except MCPConnectionError:
             await self.aclose()
             raise
-        self.tools = await self._list_tools()
+        try:
+            self.tools = await self._list_tools()
+        except BaseException:  # e.g. an allow-list naming tools it lacks: stop the server too
+            await self.aclose()
+            raise
         return self.tools
 
     async def aclose(self) -> None:
@@ -238,7 +242,10 @@ class MCPToolset:
             if not config.command:
                 raise MCPConnectionError(config.name, "a stdio server needs a command")
             params = StdioServerParameters(
-                command=config.command, args=list(config.args), env=config.env, cwd=config.cwd
+                command=_resolve_command(config.command),
+                args=list(config.args),
+                env=config.env,
+                cwd=config.cwd,
             )
             return stdio_client(params)
         if config.transport == "http":
@@ -368,6 +375,19 @@ async def mcp_tools(config: MCPServerConfig) -> tuple[MCPToolset, list[Tool[Any,
     """Connect and return the toolset (close it when done) and its tools."""
     toolset = MCPToolset(config)
     return toolset, await toolset.connect()
+
+
+def _resolve_command(command: str) -> str:
+    """A bare command that is not on ``PATH`` is looked for beside the running Python: ``pip``
+    puts a server's entry point (``mcp-server-time``) there, and a virtual environment's scripts
+    are not on ``PATH`` unless it is activated."""
+    import os
+    import shutil
+    import sys
+
+    if os.sep in command or shutil.which(command):
+        return command
+    return shutil.which(command, path=os.path.dirname(sys.executable)) or command
 
 
 def _require_sdk() -> None:

@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cadenza.agents.agent import Agent
 from cadenza.engine.context import StepContext
@@ -29,9 +29,13 @@ from cadenza.types.results import StepResult
 from cadenza.workflows import spec as s
 from cadenza.workflows.gates import AllGates, TextGate
 from cadenza.workflows.imports import ImportProblem, import_module, import_object
+from cadenza.workflows.resources import AgentServer, RunResources, WithResources
 from cadenza.workflows.source import Path as DataPath
 from cadenza.workflows.source import Source
 from cadenza.workflows.workflow import Workflow
+
+if TYPE_CHECKING:
+    from cadenza.tools.mcp import MCPServerConfig
 
 
 def build(
@@ -67,6 +71,8 @@ class _Builder:
         self.tools: dict[str, Tool[Any, Any]] = {}
         self.broken_tools: set[str] = set()
         self.base: DataPath = ()
+        self.servers: list[AgentServer] = []
+        self.memories: list[Any] = []
 
     def problem(self, message: str, *where: str | int, expected: str | None = None) -> None:
         """``SpecBuilder.problem``: a problem inside the custom pattern being built."""
@@ -96,7 +102,11 @@ class _Builder:
             self._named_step(name, ("steps", name))
         root = self._node(self.spec.workflow, ("workflow",))
         budget, ignored = self._budget()
-        return Workflow(self.spec, root or _Broken(self.spec.name), self.source, budget, ignored)
+        step: Step = root or _Broken(self.spec.name)
+        resources = RunResources(self.servers, self.memories)
+        if resources:
+            step = WithResources(step, resources)
+        return Workflow(self.spec, step, self.source, budget, ignored, resources)
 
     def _imports(self) -> None:
         for index, target in enumerate(self.spec.imports):
@@ -172,6 +182,8 @@ class _Builder:
         )
         tools = [t for i, t_name in enumerate(spec.tools) if (t := self._tool(t_name, (*path, "tools", i)))]
         output_type = self._output_type(spec.output_schema, (*path, "output_schema"), name)
+        memory = self._memory(spec.memory, (*path, "memory"))
+        servers = self._servers(spec.mcp, (*path, "mcp"))
         retry = spec.retry or defaults.retry
         try:
             agent = Agent(
@@ -186,12 +198,52 @@ class _Builder:
                 max_tokens=_first(spec.max_tokens, defaults.max_tokens),
                 temperature=_first(spec.temperature, defaults.temperature),
                 retry=RetryPolicy(**retry.model_dump()) if retry else DEFAULT_RETRY,
+                memory=memory,
             )
         except CadenzaError as exc:
             self._add(path, str(exc), show_value=False)
             return None
+        if memory is not None:
+            self.memories.append(memory)
+        self.servers.extend(AgentServer(agent, config) for config in servers)
         self.agents[name] = agent
         return agent
+
+    def _memory(self, spec: s.MemorySpec | None, path: DataPath) -> Any:
+        """The agent's ``AgentMemory`` (nothing is opened until a run uses it)."""
+        if spec is None:
+            return None
+        from cadenza.memory.config import memory_from_config
+
+        try:
+            return memory_from_config(spec.model_dump(exclude_none=True), where=_dotted(path))
+        except CadenzaError as exc:
+            self._add(path, str(exc), show_value=False)
+            return None
+
+    def _servers(self, specs: list[s.MCPServerSpec], path: DataPath) -> list[MCPServerConfig]:
+        """The agent's MCP servers, configured but not started: a run connects them."""
+        from cadenza.tools.mcp import mcp_from_config
+
+        configs: list[MCPServerConfig] = []
+        seen: set[str] = set()
+        for index, spec in enumerate(specs):
+            where = (*path, index)
+            if spec.name in seen:
+                self._add(
+                    (*where, "name"),
+                    f"two MCP servers of this agent are named {spec.name!r}",
+                    value=spec.name,
+                    expected="a different name for each server",
+                )
+                continue
+            seen.add(spec.name)
+            options = spec.model_dump(exclude_defaults=True, exclude={"name"})
+            try:
+                configs.append(mcp_from_config(spec.name, options, where=_dotted(where)))
+            except CadenzaError as exc:
+                self._add(where, str(exc), show_value=False)
+        return configs
 
     def _check_providers(self, model: str | list[str] | None, path: DataPath, *, report: bool = True) -> bool:
         """Whether every model string names a known provider (reporting those that do not)."""
@@ -534,6 +586,10 @@ def _default_model() -> str:
     from cadenza.config import get_settings
 
     return get_settings().default_model
+
+
+def _dotted(path: DataPath) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
 
 
 def _first(*values: Any) -> Any:

@@ -29,7 +29,9 @@ from pydantic import (
     RootModel,
     StringConstraints,
     Tag,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=80)]
 ModelRef = Annotated[
@@ -63,6 +65,84 @@ class RetrySpec(_Spec):
     max_delay: float = Field(30.0, ge=0)
 
 
+class ShortTermSpec(_Spec):
+    """The conversation sent to the model is fitted to this many tokens."""
+
+    max_tokens: int = Field(8000, ge=1)
+
+
+class MemorySpec(_Spec):
+    """An agent's memory: lessons and relevant memories in its system message, remember/recall
+    tools, the lessons a reflective loop learns, and a short-term token budget.
+
+    Long-term memory lives in the store's database (or at ``url``) and survives restarts.
+    """
+
+    url: str | None = Field(
+        None, description="A SQLite path or postgresql:// URL; default: the store's database."
+    )
+    user: str | None = Field(None, description="Also recall (and let remember write) this user's memories.")
+    workflow: str | None = Field(None, description="Also recall this workflow's memories.")
+    recall: int = Field(3, ge=0, description="Memories relevant to the prompt added to the system message.")
+    lessons: int = Field(5, ge=0, description="Newest lessons added to the system message.")
+    tools: bool = Field(True, description="Give the agent remember and recall tools.")
+    learn: bool = Field(True, description="A reflective loop keeps its critic's helpful feedback as lessons.")
+    long_term: bool = Field(True, description="Keep long-term memory (false: short-term only).")
+    short_term: ShortTermSpec | None = None
+    embeddings: (
+        Literal["hash", "wordllama", "none"]
+        | Annotated[str, StringConstraints(pattern=r"^openai:\S+$")]
+        | None
+    ) = Field(None, description="Semantic recall: 'wordllama' (offline), 'hash', 'openai:<model>' or 'none'.")
+
+
+def _memory_shorthand(value: Any) -> Any:
+    """``memory: true`` is memory with every default; ``memory: false`` is none."""
+    if value is True:
+        return {}
+    if value is False:
+        return None
+    return value
+
+
+MemoryField = Annotated[
+    MemorySpec | None,
+    BeforeValidator(_memory_shorthand, json_schema_input_type=bool | MemorySpec),
+]
+
+
+class MCPServerSpec(_Spec):
+    """An MCP server whose tools the agent gets: a subprocess over stdio (``command``) or a
+    streamable-HTTP endpoint (``url``). Connected when a run starts, closed when it ends."""
+
+    name: Name
+    command: str | None = Field(None, min_length=1, description="stdio: the program to start.")
+    args: list[str] = Field(default_factory=list, description="stdio: its arguments.")
+    env: dict[str, str] | None = Field(None, description="stdio: its environment (use ${VAR} for secrets).")
+    cwd: str | None = Field(None, description="stdio: its working directory.")
+    url: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="Streamable HTTP: the endpoint, e.g. http://host:8000/mcp.",
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="Streamable HTTP: request headers.")
+    allow: list[str] | None = Field(
+        None, min_length=1, description="Only these of the server's tools (default: all of them)."
+    )
+    prefix: str = Field(
+        "", pattern=r"^[A-Za-z0-9_.-]*$", description="Put before each tool name, to keep servers apart."
+    )
+    timeout: float = Field(60.0, gt=0, description="Seconds a tool call may take.")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> MCPServerSpec:
+        if (self.command is None) == (self.url is None):
+            raise PydanticCustomError(
+                "mcp_transport", "give exactly one of 'command' (stdio) or 'url' (streamable HTTP)"
+            )
+        return self
+
+
 class AgentSpec(_Spec):
     """An agent: a model, instructions, tools, and optionally a structured output."""
 
@@ -82,6 +162,12 @@ class AgentSpec(_Spec):
     max_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     retry: RetrySpec | None = None
+    memory: MemoryField = Field(
+        None, description="Memory for this agent: true for the defaults, or a mapping of settings."
+    )
+    mcp: list[MCPServerSpec] = Field(
+        default_factory=list, description="MCP servers whose tools this agent gets during a run."
+    )
 
 
 class DefaultsSpec(_Spec):

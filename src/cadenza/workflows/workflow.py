@@ -11,19 +11,25 @@ if TYPE_CHECKING:
     from cadenza.engine.step import Step
     from cadenza.types.events import Event
     from cadenza.types.results import RunResult
+    from cadenza.workflows.resources import RunResources
     from cadenza.workflows.source import Source
     from cadenza.workflows.spec import WorkflowSpec
 
 
 @dataclass
 class Workflow:
-    """A workflow built from a file. ``step`` is the root Step; ``budget`` goes to every run."""
+    """A workflow built from a file. ``step`` is the root Step; ``budget`` goes to every run.
+
+    ``resources`` are the agents' MCP servers and memory stores: every run opens them and closes
+    them when it ends; ``async with workflow.resources:`` keeps them open across runs.
+    """
 
     spec: WorkflowSpec
     step: Step
     source: Source
     budget: Any = None
     budget_ignored: bool = False
+    resources: RunResources | None = None
 
     @property
     def name(self) -> str:
