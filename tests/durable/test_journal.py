@@ -274,3 +274,21 @@ def test_processes_sharing_one_sqlite_file_never_see_database_is_locked(sqlite_u
             await store.close()
 
     assert asyncio.run(count()) == (180, 540)
+
+
+async def test_replayed_calls_count_against_the_budget_of_the_resumed_run(store: Store) -> None:
+    from cadenza import Budget
+    from cadenza.errors import BudgetExceeded
+
+    failing = Scripted(fail_on=3)
+    flow = pipeline(failing)
+    run_id = uuid.uuid4().hex
+    with pytest.raises(Exception, match="provider outage"):
+        await run_durable(flow, "topic", store=store, run_id=run_id)
+    failing.fail_on = None
+    # Two calls are journaled: with room for two calls in all, the third one is refused.
+    with pytest.raises(BudgetExceeded, match="max_model_calls"):
+        await resume_run(run_id, store=store, flow=flow, budget=Budget(max_model_calls=2))
+    assert failing.calls == 3, "no request was sent"
+    result = await resume_run(run_id, store=store, flow=flow, budget=Budget(max_model_calls=3))
+    assert result.status == "succeeded" and failing.calls == 4

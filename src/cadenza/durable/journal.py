@@ -58,6 +58,13 @@ class Journal:
             return None
         response, cost = decode_model(entry.data)
         ctx.record(response.usage, cost)
+        budget = ctx.budget
+        if budget is not None:
+            # The run's budget counts what the journaled call used (a zero hold, settled at once).
+            from cadenza.engine.budget import Reservation
+
+            model = json.loads(entry.data).get("m", "")
+            Reservation(budget.chain(), 0, _ZERO, model, path, None).settle(response.usage, cost)
         self.replayed += 1
         return response
 

@@ -10,7 +10,7 @@ from typing import Any
 # wait for a human decision; "needs_attention" runs stopped at a non-idempotent tool call that
 # was in flight at a crash.
 ACTIVE = ("pending", "running")
-RESUMABLE = ("pending", "running", "needs_attention", "failed")
+RESUMABLE = ("pending", "running", "needs_attention", "failed", "budget_exceeded")
 FINISHED = ("succeeded", "failed", "cancelled", "rejected", "budget_exceeded")
 
 
