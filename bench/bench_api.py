@@ -45,7 +45,9 @@ class Connection:
         self.reader = reader
         self.writer = writer
 
-    async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes]:
         head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {len(body)}\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.writer.write(head.encode() + b"\r\n" + body)
@@ -100,8 +102,10 @@ class Phase:
         p50 = statistics.median(lat) if lat else float("nan")
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan")
         errs = ", ".join(f"{k}: {v}" for k, v in sorted(self.errors.items())) or "none"
-        return (f"{self.name:<22} {self.sent:>6} req  {self.sent / self.wall:7.1f} req/s  p50 {p50:6.2f} ms  "
-                f"p99 {p99:6.2f} ms  max {lat[-1] if lat else float('nan'):7.2f} ms  errors: {errs}")
+        return (
+            f"{self.name:<22} {self.sent:>6} req  {self.sent / self.wall:7.1f} req/s  p50 {p50:6.2f} ms  "
+            f"p99 {p99:6.2f} ms  max {lat[-1] if lat else float('nan'):7.2f} ms  errors: {errs}"
+        )
 
 
 async def open_loop(name: str, rate: float, seconds: float, send: Any) -> tuple[Phase, list[Any]]:
@@ -141,7 +145,9 @@ async def wait_finished(client: Client, ids: list[str], started: float, drain: f
     while loop.time() < deadline:
         offset = 0
         while True:
-            _, page = await client.call("GET", f"/v1/runs?status=succeeded&status=failed&limit=100&offset={offset}")
+            _, page = await client.call(
+                "GET", f"/v1/runs?status=succeeded&status=failed&limit=100&offset={offset}"
+            )
             done.update(r["id"] for r in page["items"] if r["id"] in wanted)
             if page["next_offset"] is None:
                 break
@@ -170,11 +176,25 @@ def free_port() -> int:
 
 def start_server(url: str, port: int, home: Path) -> subprocess.Popen[bytes]:
     env = {
-        **os.environ, "CADENZA_DATABASE_URL": url, "CADENZA_JWT_SECRET": SECRET, "CADENZA_HOME": str(home),
-        "CADENZA_RATE_LIMIT_PER_SECOND": "1000000", "CADENZA_RATE_LIMIT_BURST": "1000000",
+        **os.environ,
+        "CADENZA_DATABASE_URL": url,
+        "CADENZA_JWT_SECRET": SECRET,
+        "CADENZA_HOME": str(home),
+        "CADENZA_RATE_LIMIT_PER_SECOND": "1000000",
+        "CADENZA_RATE_LIMIT_BURST": "1000000",
     }
-    command = [sys.executable, "-c", "from cadenza.cli.app import main; main()", "serve", "--host", HOST,
-               "--port", str(port), "--model", "offline"]
+    command = [
+        sys.executable,
+        "-c",
+        "from cadenza.cli.app import main; main()",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--model",
+        "offline",
+    ]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -183,7 +203,8 @@ def start_server(url: str, port: int, home: Path) -> subprocess.Popen[bytes]:
                 return server
         except OSError:
             if server.poll() is not None:
-                raise RuntimeError(f"server exited: {server.stderr.read().decode() if server.stderr else ''}")
+                error = server.stderr.read().decode() if server.stderr else ""
+                raise RuntimeError(f"server exited: {error}") from None
             time.sleep(0.1)
     server.kill()
     raise RuntimeError("server did not start")
@@ -200,15 +221,22 @@ async def bench(port: int, key: str, rate: float, seconds: float, drain: float) 
         lines = []
         loop = asyncio.get_running_loop()
         started = loop.time()
-        post, accepted = await open_loop(f"POST /v1/runs @{rate:g}/s", rate, seconds,
-                                         lambda i: client.call("POST", "/v1/runs", body))
+        post, accepted = await open_loop(
+            f"POST /v1/runs @{rate:g}/s", rate, seconds, lambda i: client.call("POST", "/v1/runs", body)
+        )
         lines.append(post.line())
         ids = [a["id"] for a in accepted if a and "id" in a]
         done, took = await wait_finished(client, ids, started, drain)
-        lines.append(f"{'runs':<22} {done}/{len(ids)} finished in {took:.2f} s from the first POST: "
-                     f"{done / took:.1f} runs/s started and completed")
-        get, _ = await open_loop(f"GET /v1/runs/{{id}} @{rate:g}/s", rate, seconds,
-                                 lambda i: client.call("GET", f"/v1/runs/{ids[i % len(ids)]}"))
+        lines.append(
+            f"{'runs':<22} {done}/{len(ids)} finished in {took:.2f} s from the first POST: "
+            f"{done / took:.1f} runs/s started and completed"
+        )
+        get, _ = await open_loop(
+            f"GET /v1/runs/{{id}} @{rate:g}/s",
+            rate,
+            seconds,
+            lambda i: client.call("GET", f"/v1/runs/{ids[i % len(ids)]}"),
+        )
         lines.append(get.line())
         return lines
     finally:
@@ -252,7 +280,9 @@ def pg_database() -> tuple[str, Any]:
             await conn.close()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    return f"{PG_URL.rsplit('/', 1)[0]}/{name}", lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return f"{PG_URL.rsplit('/', 1)[0]}/{name}", lambda: asyncio.run(
+        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    )
 
 
 def main() -> None:
@@ -263,7 +293,7 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for the runs to finish")
     args = parser.parse_args()
     rate, seconds = min(args.rate, 2000.0), min(args.seconds, 30.0)
-    for db in (["sqlite", "postgres"] if args.db == "both" else [args.db]):
+    for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
         run_one(db, rate, seconds, args.drain)
 
 

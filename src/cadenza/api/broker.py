@@ -63,9 +63,6 @@ class Broker:
             for queue in live.queues:
                 queue.put_nowait(_CLOSED)
 
-    def is_live(self, run_id: str) -> bool:
-        return run_id in self._runs
-
     def subscribe(
         self, run_id: str
     ) -> tuple[list[tuple[int, Event]], asyncio.Queue[tuple[int, Event] | None]] | None:

@@ -91,11 +91,6 @@ class PayloadTooLarge(ApiError):
     type = "payload_too_large"
 
 
-class Unprocessable(ApiError):
-    status = 422
-    type = "invalid"
-
-
 class TooManyRequests(ApiError):
     status = 429
     type = "rate_limited"

@@ -99,9 +99,6 @@ class RunService:
         """Drop a deleted or re-versioned workflow at once (other instances: after the TTL)."""
         self._workflows.pop(workflow_id, None)
 
-    def is_driving(self, run_id: str) -> bool:
-        return run_id in self._tasks
-
     async def start(
         self, workflow: Workflow, task: Task, *, team: str, flow_ref: dict[str, Any]
     ) -> RunRecord:

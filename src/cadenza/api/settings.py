@@ -36,7 +36,6 @@ class ApiSettings(BaseSettings):
     refresh_token_seconds: int = Field(default=7 * 86400, ge=60)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_page_size: int = Field(default=100, ge=1)
-    default_page_size: int = Field(default=20, ge=1)
     rate_limit_per_second: float = Field(
         default=50.0, gt=0, description="Sustained requests per second per key/user."
     )
