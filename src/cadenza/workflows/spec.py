@@ -115,6 +115,14 @@ class MCPServerSpec(_Spec):
     """An MCP server whose tools the agent gets: a subprocess over stdio (``command``) or a
     streamable-HTTP endpoint (``url``). Connected when a run starts, closed when it ends."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [{"required": ["command"]}, {"required": ["url"]}],
+            "not": {"required": ["command", "url"]},
+        },
+    )
+
     name: Name
     command: str | None = Field(None, min_length=1, description="stdio: the program to start.")
     args: list[str] = Field(default_factory=list, description="stdio: its arguments.")
