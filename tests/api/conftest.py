@@ -66,18 +66,23 @@ class ApiServer:
             self._thread.join(timeout=15)
 
 
-async def _bootstrap(server: ApiServer) -> None:
+async def _bootstrap(server: ApiServer, with_users: bool) -> None:
     async with await Store.open(server.settings.database_url, upgrade=True) as store:
         for team in ("default", "other"):
             suffix = "" if team == "default" else f"@{team}"
             for role in Role:
                 _, key = await accounts.create_key(store, f"{role.value}{suffix}", role, team=team)
                 server.keys[f"{role.value}{suffix}"] = key
-                user = await accounts.create_user(store, f"{role.value}{suffix}-user", PASSWORD, role, team)
-                server.users[user.name] = user.id
+                if with_users:
+                    user = await accounts.create_user(
+                        store, f"{role.value}{suffix}-user", PASSWORD, role, team
+                    )
+                    server.users[user.name] = user.id
 
 
-def start_server(database_url: str, **overrides: Any) -> ApiServer:
+def start_server(database_url: str, *, with_users: bool = True, **overrides: Any) -> ApiServer:
+    """A server on ``database_url`` with an API key per role and team (and users, unless a server
+    on the same database made them already)."""
     options: dict[str, Any] = {
         "database_url": database_url,
         "jwt_secret": SECRET,
@@ -94,7 +99,7 @@ def start_server(database_url: str, **overrides: Any) -> ApiServer:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = ApiServer(f"http://127.0.0.1:{port}", settings)
-    asyncio.run(_bootstrap(server))
+    asyncio.run(_bootstrap(server, with_users))
     config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on", ws="websockets-sansio")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)

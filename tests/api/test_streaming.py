@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 from tests.api import slow_steps  # noqa: F401 - registers the test_sleep pattern in this process
-from tests.api.conftest import ApiServer, register, wait_for_run
+from tests.api.conftest import ApiServer, register, start_server, wait_for_run
 from tests.api.test_runs import GATED
 from websockets.sync.client import connect
 
@@ -159,3 +159,23 @@ def _sse_iter(response: httpx.Response) -> Iterator[dict[str, Any]]:
         elif line == "" and current:
             yield current
             current = {}
+
+
+def test_a_run_driven_by_another_instance_is_streamed_by_polling_the_store(api: ApiServer) -> None:
+    """Two API instances on one database: the one not driving the run still streams it, in order."""
+    other = start_server(api.settings.database_url, with_users=False)
+    try:
+        with api.client("operator") as client:
+            found = client.get("/v1/workflows", params={"name": "slow"}).json()["items"]
+            flow_id = found[0]["id"] if found else register(client, SLOW)["id"]
+            run = client.post("/v1/runs", json={"workflow_id": flow_id, "input": "elsewhere"}).json()
+        with (
+            other.client("viewer") as viewer,
+            viewer.stream("GET", f"/v1/runs/{run['id']}/stream") as response,
+        ):
+            events = _sse(response)
+    finally:
+        other.stop()
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    assert events[0]["event"] == "run_started" and events[-1]["event"] == "run_finished"
+    assert any(e["event"] == "step_started" and e["data"]["name"] == "editor" for e in events)
