@@ -189,6 +189,21 @@ async def test_a_workflow_files_agent_uses_mcp_server_time_in_a_real_run() -> No
     assert call.error is not None and "Asia/Tokyo europe" in call.error  # the server's own refusal
 
 
+async def test_concurrent_runs_share_one_connection_and_resources_stay_open_across_runs() -> None:
+    flow = load_workflow(MCP_EXAMPLE)
+    assert flow.resources is not None
+    (server,) = flow.resources.servers
+    async with flow.resources:
+        tool = server.agent.tools["europe_get_current_time"]
+        (pid,) = server_processes("mcp-server-time")
+        results = await asyncio.gather(*(flow.run("Europe/Lisbon") for _ in range(3)))
+        assert all(r.status == "succeeded" and "Europe/Lisbon" in r.output for r in results)
+        assert server.agent.tools["europe_get_current_time"] is tool  # the same connection throughout
+        assert server_processes("mcp-server-time") == [pid]
+    assert "europe_get_current_time" not in server.agent.tools
+    assert server_processes("mcp-server-time") == []
+
+
 def test_cadenza_run_of_the_mcp_example_calls_the_server(tmp_path: Path) -> None:
     env = {**os.environ, "CADENZA_HOME": str(tmp_path)}
     env["PATH"] = "/usr/bin:/bin"  # not activated: mcp-server-time is found beside the interpreter
