@@ -217,7 +217,7 @@ def max_cost_of(model: str, input_tokens: int, output_tokens: int) -> Decimal:
 class Reservation:
     """What one in-flight request holds against each tracker of its chain until it settles."""
 
-    __slots__ = ("cost", "max_output_tokens", "model", "open", "path", "tokens", "trackers")
+    __slots__ = ("cost", "held", "max_output_tokens", "model", "open", "path", "tokens", "trackers")
 
     def __init__(
         self,
@@ -235,6 +235,9 @@ class Reservation:
         self.path = path
         self.max_output_tokens = max_output_tokens
         self.open = True
+        # Whether ``reserve`` put this hold on the trackers. A reservation built directly (a
+        # journaled call charged on replay) settles its usage without a hold to give back.
+        self.held = False
 
     def settle(self, usage: Usage, cost: Decimal) -> None:
         """Replace the hold by the usage and cost the provider reported; fire alerts."""
@@ -353,7 +356,9 @@ class BudgetTracker:
         sent = request
         if output is not None and output != request.max_tokens:
             sent = _with_max_tokens(request, output)
-        return Reservation(trackers, tokens, cost, model, path, output), sent
+        reservation = Reservation(trackers, tokens, cost, model, path, output)
+        reservation.held = True
+        return reservation, sent
 
     def _output_allowance(
         self,
@@ -460,6 +465,8 @@ class BudgetTracker:
             self._alert(reservation.path)
 
     def _unreserve(self, reservation: Reservation) -> None:
+        if not reservation.held:
+            return
         self.reserved.tokens -= reservation.tokens
         self.reserved.cost -= reservation.cost
         self.reserved.calls -= 1
@@ -570,29 +577,11 @@ def start_budget(run: RunState) -> BudgetTracker | None:
         return budget
     if not isinstance(budget, Budget):
         raise ConfigurationError(f"budget must be a cadenza.Budget, got {type(budget).__name__}")
+    # A resumed durable run's replayed calls are charged as they replay (durable/journal.py
+    # settles a zero reservation for each), so the tracker starts empty here.
     tracker = BudgetTracker(budget, run_id=run.run_id, emit=run.emit)
-    journal = getattr(run, "journal", None)
-    if journal is not None:
-        _charge_journaled_calls(tracker, journal)
     run.budget = tracker
     return tracker
-
-
-def _charge_journaled_calls(tracker: BudgetTracker, journal: Any) -> None:
-    """A resumed durable run already spent what its journal holds: the calls it will replay.
-
-    Without this a run that crashed after spending most of its budget would get all of it again.
-    (Wall time restarts with each attempt.)
-    """
-    from cadenza.durable.journal import decode_model
-
-    for entry in journal.entries.values():
-        if entry.kind != "model" or entry.data is None:
-            continue
-        response, cost = decode_model(entry.data)
-        tracker.used.tokens += response.usage.input_tokens + response.usage.output_tokens
-        tracker.used.cost += cost
-        tracker.used.calls += 1
 
 
 def agent_budget(run: RunState, parent: BudgetTracker | None, name: str, budget: Budget) -> BudgetTracker:
