@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from cadenza.cli.execute import RunOptions, RunOutcome
     from cadenza.workflows.workflow import Workflow
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+from cadenza.cli.exit_codes import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 app = typer.Typer(
     name="cadenza",

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-EXIT_FAILED, EXIT_USAGE = 1, 2
+from cadenza.cli.exit_codes import EXIT_FAILED, EXIT_USAGE
 
 db_app = typer.Typer(help="The database behind durable runs.", no_args_is_help=True)
 

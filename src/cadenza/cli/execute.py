@@ -13,10 +13,9 @@ from typing import Any
 
 from rich.console import Console
 
+from cadenza.cli.exit_codes import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_WAITING
 from cadenza.cli.view import RunTracker, RunView
 from cadenza.workflows.workflow import Workflow
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
 @dataclass
@@ -52,6 +51,8 @@ class RunOutcome:
             return EXIT_OK
         if self.status == "cancelled":
             return EXIT_CANCELLED
+        if self.status == "waiting":
+            return EXIT_WAITING
         if isinstance(self.error, ConfigurationError):
             return EXIT_USAGE
         return EXIT_FAILED

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cadenza.cli.db import JsonOpt, UrlOpt, database_url, stderr, store_errors
+from cadenza.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_WAITING
 
 if TYPE_CHECKING:
     from cadenza.cli.execute import RunOptions
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from cadenza.workflows.workflow import Workflow
 
 T = TypeVar("T")
-EXIT_OK, EXIT_FAILED = 0, 1
 
 runs_app = typer.Typer(
     help="Durable runs: list, show, resume, cancel, approve, reject.", no_args_is_help=True
@@ -318,7 +318,9 @@ def _drive(url: str | None, json_output: bool, work: Callable[[Store], Awaitable
         print_json({"status": status, "error": error_document(failure)})
     else:
         err.print(f"{_status_text(status)}: {failure}")
-    raise typer.Exit(EXIT_OK if status in ("waiting", "rejected") else EXIT_FAILED)
+    if status == "waiting":
+        raise typer.Exit(EXIT_WAITING)
+    raise typer.Exit(EXIT_OK if status == "rejected" else EXIT_FAILED)
 
 
 def _is_bad_input(exc: BaseException) -> bool:
