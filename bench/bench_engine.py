@@ -170,8 +170,8 @@ def main() -> None:
             r = in_subprocess(concurrent_runs, n, 0.05, tuned)
             gc_label = "tuned GC  " if tuned else "default GC"
             print(
-                f"  N={n:>6,}  {gc_label}  wall {r['wall_s']:.3f} s  ({r['wall_s'] / r['ideal_s']:.1f}x ideal)  "
-                f"extra memory {r['extra_mb']:.0f} MB"
+                f"  N={n:>6,}  {gc_label}  wall {r['wall_s']:.3f} s  "
+                f"({r['wall_s'] / r['ideal_s']:.1f}x ideal)  extra memory {r['extra_mb']:.0f} MB"
             )
 
     print(f"\nCold `import cadenza`: {import_time():.0f} ms (median of 7)")

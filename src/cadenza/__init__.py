@@ -52,5 +52,6 @@ __all__ = [
     "Usage",
     "Verdict",
     "__version__",
+    "register_pattern",
     "tool",
 ]

@@ -138,7 +138,9 @@ async def _consume_stream(ctx: StepContext, path: str, stream: Any, model_name: 
     raise ModelError("stream ended without a final response", model=model_name)
 
 
-async def call_tool(ctx: StepContext, tools: dict[str, Tool[Any, Any]], call: ToolCall, index: int) -> Message:
+async def call_tool(
+    ctx: StepContext, tools: dict[str, Tool[Any, Any]], call: ToolCall, index: int
+) -> Message:
     """Run one tool call and return the tool message for the model; failures become tool errors."""
     run = ctx.run
     path = f"{ctx.path}/tool#{index}:{call.name}"
