@@ -3,12 +3,14 @@
 Each preset is an ordinary ``Agent`` with instructions and capabilities that fit its role; it
 takes whatever model and tools it is given, so the same preset runs offline in a test and on a
 real provider in production. Pass ``instructions=`` to replace the defaults, or
-``extra_instructions=`` to add to them.
+``extra_instructions=`` to add to them; ``model=``, ``tools=`` and every other ``Agent`` option
+pass through.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cadenza.agents.agent import Agent
@@ -40,72 +42,65 @@ and name exactly as given; add nothing that is not in the input. Match the lengt
 task asks for; default to an executive summary of at most 200 words."""
 
 
-def _preset(
-    name: str,
-    instructions: str,
-    capabilities: list[str],
-    model: str | Model | Sequence[str | Model],
-    tools: Sequence[Any],
-    extra_instructions: str,
-    kwargs: dict[str, Any],
-) -> Agent:
-    if extra_instructions:
-        instructions = f"{instructions}\n\n{extra_instructions}"
-    kwargs.setdefault("capabilities", capabilities)
-    return Agent(name, model=model, instructions=instructions, tools=tools, **kwargs)
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """A specialist role: default name, instructions and capabilities."""
+
+    name: str
+    instructions: str
+    capabilities: tuple[str, ...]
+
+    def build(
+        self,
+        name: str | None = None,
+        *,
+        model: str | Model | Sequence[str | Model] = "offline",
+        tools: Sequence[Any] = (),
+        instructions: str | None = None,
+        extra_instructions: str = "",
+        **options: Any,
+    ) -> Agent:
+        """An Agent in this role; any other ``Agent`` option passes through."""
+        text = self.instructions if instructions is None else instructions
+        if extra_instructions:
+            text = f"{text}\n\n{extra_instructions}"
+        options.setdefault("capabilities", list(self.capabilities))
+        return Agent(name or self.name, model=model, instructions=text, tools=tools, **options)
 
 
-def research_agent(
-    name: str = "researcher",
-    *,
-    model: str | Model | Sequence[str | Model] = "offline",
-    tools: Sequence[Any] = (),
-    instructions: str = RESEARCH_INSTRUCTIONS,
-    extra_instructions: str = "",
-    **kwargs: Any,
-) -> Agent:
+RESEARCH = Preset(
+    "researcher",
+    RESEARCH_INSTRUCTIONS,
+    ("research", "web search", "document analysis", "source verification"),
+)
+ANALYSIS = Preset(
+    "analyst", ANALYSIS_INSTRUCTIONS, ("analysis", "statistics", "data processing", "insight extraction")
+)
+SUPERVISION = Preset(
+    "supervisor", SUPERVISOR_INSTRUCTIONS, ("planning", "task decomposition", "coordination", "synthesis")
+)
+SUMMARY = Preset(
+    "summarizer",
+    SUMMARY_INSTRUCTIONS,
+    ("summary", "report writing", "executive summary", "quality assessment"),
+)
+
+
+def research_agent(name: str | None = None, **options: Any) -> Agent:
     """Web search, document analysis, information synthesis and source verification."""
-    capabilities = ["research", "web search", "document analysis", "source verification"]
-    return _preset(name, instructions, capabilities, model, tools, extra_instructions, kwargs)
+    return RESEARCH.build(name, **options)
 
 
-def analysis_agent(
-    name: str = "analyst",
-    *,
-    model: str | Model | Sequence[str | Model] = "offline",
-    tools: Sequence[Any] = (),
-    instructions: str = ANALYSIS_INSTRUCTIONS,
-    extra_instructions: str = "",
-    **kwargs: Any,
-) -> Agent:
+def analysis_agent(name: str | None = None, **options: Any) -> Agent:
     """Data processing, pattern recognition, statistical analysis and insight extraction."""
-    capabilities = ["analysis", "statistics", "data processing", "insight extraction"]
-    return _preset(name, instructions, capabilities, model, tools, extra_instructions, kwargs)
+    return ANALYSIS.build(name, **options)
 
 
-def supervisor_agent(
-    name: str = "supervisor",
-    *,
-    model: str | Model | Sequence[str | Model] = "offline",
-    tools: Sequence[Any] = (),
-    instructions: str = SUPERVISOR_INSTRUCTIONS,
-    extra_instructions: str = "",
-    **kwargs: Any,
-) -> Agent:
+def supervisor_agent(name: str | None = None, **options: Any) -> Agent:
     """Task decomposition, coordination and result synthesis (the brain of a Supervisor)."""
-    capabilities = ["planning", "task decomposition", "coordination", "synthesis"]
-    return _preset(name, instructions, capabilities, model, tools, extra_instructions, kwargs)
+    return SUPERVISION.build(name, **options)
 
 
-def summary_agent(
-    name: str = "summarizer",
-    *,
-    model: str | Model | Sequence[str | Model] = "offline",
-    tools: Sequence[Any] = (),
-    instructions: str = SUMMARY_INSTRUCTIONS,
-    extra_instructions: str = "",
-    **kwargs: Any,
-) -> Agent:
+def summary_agent(name: str | None = None, **options: Any) -> Agent:
     """Content aggregation, report generation and executive summaries."""
-    capabilities = ["summary", "report writing", "executive summary", "quality assessment"]
-    return _preset(name, instructions, capabilities, model, tools, extra_instructions, kwargs)
+    return SUMMARY.build(name, **options)
