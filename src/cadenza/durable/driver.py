@@ -213,6 +213,11 @@ async def _execute(
 ) -> RunResult:
     """Drive one attempt of a run to its end and record how it ended."""
     task, state = task_from_dict(record.task)
+    try:
+        budget = await _period_budget(store, budget, record, resumed=bool(entries) or record.attempt > 1)
+    except BaseException as exc:
+        await asyncio.shield(_record_end(store, record, exc))
+        raise
     last_event = await store.next_event_seq(record.id) - 1 if record.attempt > 1 or entries else 0
     recorder = EventRecorder(store.writer, record.id, record.attempt, record.workflow, last_event)
     run = RunState(
@@ -254,6 +259,21 @@ async def _execute(
     if conversation is not None:
         await finish_in_conversation(store, conversation, record, task, result, run.state)
     return result
+
+
+async def _period_budget(store: Store, budget: Any, record: RunRecord, *, resumed: bool) -> Any:
+    """A budget with a ``period`` becomes what the workflow's period has left (read from the
+    ledger now, after this process's queued ledger rows are committed); ``BudgetExceeded`` when
+    the period is spent. A resumed run's own calls are not counted: they replay and are charged
+    again as they do."""
+    if getattr(budget, "period", None) is None:
+        return budget
+    from cadenza.observability.ledger import period_budget
+
+    await store.writer.flush()
+    return await period_budget(
+        store, budget, workflow=record.workflow, exclude_run=record.id if resumed else None
+    )
 
 
 async def _record_end(store: Store, record: RunRecord, exc: BaseException) -> None:

@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -58,6 +59,11 @@ class Budget:
     ``min_output_tokens`` is the shortest answer worth sending a request for — when not even that
     fits, the run stops with ``BudgetExceeded`` before the request is sent.
 
+    ``period`` ("day", "week", "month" or a duration like "12h") makes the token, money and call
+    limits hold over a rolling period of the workflow instead of one run: a durable run reads the
+    ledger at its start and gets what the period has left (``cadenza.observability.ledger``).
+    It needs a store, so a run without one is refused with ``ConfigurationError``.
+
     (A plain slotted class, not a dataclass: ``import cadenza`` pays for every dataclass made.)
     """
 
@@ -70,6 +76,7 @@ class Budget:
         "min_output_tokens",
         "default_output_tokens",
         "alert_webhook",
+        "period",
     )
     __slots__ = FIELDS
 
@@ -81,6 +88,7 @@ class Budget:
     min_output_tokens: int
     default_output_tokens: int
     alert_webhook: str | None
+    period: str | None
 
     def __init__(
         self,
@@ -93,6 +101,7 @@ class Budget:
         min_output_tokens: int = 16,
         default_output_tokens: int = 4096,
         alert_webhook: str | None = None,
+        period: str | None = None,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "max_tokens", _positive_int("max_tokens", max_tokens))
@@ -108,6 +117,7 @@ class Budget:
             self, "default_output_tokens", _positive_int("default_output_tokens", default_output_tokens) or 1
         )
         set_(self, "alert_webhook", alert_webhook)
+        set_(self, "period", _period(period))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "budget") -> Budget:
@@ -144,6 +154,22 @@ class Budget:
     def limits_output(self) -> bool:
         """Whether requests need a concrete ``max_tokens`` (a token or money limit applies)."""
         return self.max_tokens is not None or self.max_cost_usd is not None
+
+
+#: Named rolling periods of a period budget (``Budget(period="day")``), or a duration like "12h".
+PERIOD_NAMES = ("day", "week", "month")
+_PERIOD_DURATION = re.compile(r"^\d+(?:\.\d+)?[smhdw]$")
+
+
+def _period(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and (value in PERIOD_NAMES or _PERIOD_DURATION.match(value)):
+        return value
+    raise ConfigurationError(
+        f"budget period: expected one of {', '.join(PERIOD_NAMES)} or a duration like 12h or 7d, "
+        f"got {value!r}"
+    )
 
 
 def _positive_int(name: str, value: Any) -> int | None:
@@ -577,6 +603,11 @@ def start_budget(run: RunState) -> BudgetTracker | None:
         return budget
     if not isinstance(budget, Budget):
         raise ConfigurationError(f"budget must be a cadenza.Budget, got {type(budget).__name__}")
+    if budget.period is not None:
+        raise ConfigurationError(
+            f"budget period={budget.period!r} limits spending across runs, which needs the cost "
+            "ledger of a store: run durably (flow.run(task, store=...); cadenza run without --no-store)"
+        )
     # A resumed durable run's replayed calls are charged as they replay (durable/journal.py
     # settles a zero reservation for each), so the tracker starts empty here.
     tracker = BudgetTracker(budget, run_id=run.run_id, emit=run.emit)
@@ -586,6 +617,11 @@ def start_budget(run: RunState) -> BudgetTracker | None:
 
 def agent_budget(run: RunState, parent: BudgetTracker | None, name: str, budget: Budget) -> BudgetTracker:
     """The tracker of an agent's own ``budget`` in ``run``, chained to the run's budget if any."""
+    if budget.period is not None:
+        raise ConfigurationError(
+            f"agent {name!r}: a period budget (period={budget.period!r}) applies to whole runs; "
+            "give it to the run or the workflow file's top-level budget"
+        )
     if parent is None:
         parent = run.budget if isinstance(run.budget, BudgetTracker) else None
     if parent is None:

@@ -201,6 +201,15 @@ class BudgetSpec(_Spec):
     min_output_tokens: int | None = Field(None, ge=1)
     default_output_tokens: int | None = Field(None, ge=1)
     alert_webhook: str | None = Field(None, description="A URL alerts are posted to; use ${VAR} for secrets.")
+    period: str | None = Field(
+        None,
+        pattern=r"^(day|week|month|\d+(\.\d+)?[smhdw])$",
+        description=(
+            "Make the token, money and call limits hold over a rolling period of this workflow "
+            "(day, week, month, or a duration like 12h): each run gets what the period has left. "
+            "Needs a stored (durable) run."
+        ),
+    )
 
 
 class SchemaGateSpec(_Spec):
