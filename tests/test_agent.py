@@ -91,7 +91,11 @@ async def test_tool_loop_across_several_rounds() -> None:
     assert [r.messages[-1].tool_call_id for r in rec.requests[1:]] == ["c1", "c2"]
     paths = [e.path for e in result.events if isinstance(e, LLMCall | ToolCalled)]
     assert paths == [
-        "calc/llm#1", "calc/tool#1:add", "calc/llm#2", "calc/tool#2:add", "calc/llm#3",
+        "calc/llm#1",
+        "calc/tool#1:add",
+        "calc/llm#2",
+        "calc/tool#2:add",
+        "calc/llm#3",
     ]
     assert all(r.tools and r.tools[0].name == "add" for r in rec.requests)
     assert result.usage == Usage(60, 7, 0, 0, 3)
@@ -132,7 +136,9 @@ async def test_concurrent_tool_calls_have_paths_by_order_not_completion() -> Non
     assert tool_events[0].path == "t/tool#2:fast", "events come in completion order, paths by call order"
     tool_messages = rec.requests[1].messages[-3:]
     assert [(m.tool_call_id, m.content) for m in tool_messages] == [
-        ("a", "slow 1"), ("b", "fast 2"), ("c", "slow 3"),
+        ("a", "slow 1"),
+        ("b", "fast 2"),
+        ("c", "slow 3"),
     ]
 
 

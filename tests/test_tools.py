@@ -101,7 +101,11 @@ def test_options_name_description_timeout_and_output_cap() -> None:
         return a + b
 
     assert (add.name, add.description, add.timeout, add.max_output_chars, add.idempotent) == (
-        "adder", "Adds.", 1.5, 10, False,
+        "adder",
+        "Adds.",
+        1.5,
+        10,
+        False,
     )
     assert isinstance(add, Tool)
 
@@ -134,7 +138,7 @@ async def test_direct_call_of_async_tool_returns_its_coroutine() -> None:
 @pytest.mark.parametrize(
     ("make", "parameter"),
     [
-        (lambda: (lambda x: x), "x"),
+        (lambda: lambda x: x, "x"),
         (lambda: _star_args, "args"),
         (lambda: _star_kwargs, "options"),
     ],

@@ -72,15 +72,25 @@ def _sample_events() -> list[object]:
             **common, output={"answer": ["x", 1]}, usage=usage, cost=Decimal("0.000123456789"), duration=1.5
         ),
         RunFailed(
-            **common, status="failed", error="boom", error_type="StepFailedError", usage=usage,
-            cost=Decimal("0.1"), duration=0.1,
+            **common,
+            status="failed",
+            error="boom",
+            error_type="StepFailedError",
+            usage=usage,
+            cost=Decimal("0.1"),
+            duration=0.1,
         ),
         StepStarted(**common, name="a", kind="agent"),
         StepFinished(**common, name="a", kind="agent", duration=0.2, usage=usage, cost=Decimal("1E-7")),
         StepFailed(**common, name="a", kind="agent", error="x", error_type="ValueError", duration=0.3),
         LLMCall(
-            **common, model="openai:gpt-4.1-mini", usage=usage, cost=Decimal("0.0000084"), duration=0.01,
-            finish_reason="stop", tool_calls=2,
+            **common,
+            model="openai:gpt-4.1-mini",
+            usage=usage,
+            cost=Decimal("0.0000084"),
+            duration=0.01,
+            finish_reason="stop",
+            tool_calls=2,
         ),
         TextDelta(**common, text="Hel"),
         ToolCalled(**common, tool="add", arguments='{"a": 1}', output=None, error="bad", duration=0.0),
@@ -119,8 +129,13 @@ def test_event_to_dict_renders_pydantic_and_dataclass_outputs() -> None:
         x: int
 
     event = RunFinished(
-        run_id="r", path="p", at=0.0, output={"report": Report(title="t", score=0.5), "point": Point(3)},
-        usage=Usage(), cost=Decimal(0), duration=0.0,
+        run_id="r",
+        path="p",
+        at=0.0,
+        output={"report": Report(title="t", score=0.5), "point": Point(3)},
+        usage=Usage(),
+        cost=Decimal(0),
+        duration=0.0,
     )
     data = event_to_dict(event)
     assert data["output"] == {"report": {"title": "t", "score": 0.5}, "point": {"x": 3}}
@@ -178,16 +193,10 @@ def _sample_value(annotation: str) -> object:
     return _SAMPLES[first]
 
 
-@pytest.mark.parametrize(
-    "cls", typing.get_args(AnyEvent), ids=lambda c: c.__name__
-)
+@pytest.mark.parametrize("cls", typing.get_args(AnyEvent), ids=lambda c: c.__name__)
 def test_every_event_class_in_the_union_round_trips(cls: type) -> None:
     """Catches an event added later whose fields do not survive JSON and validation."""
-    values = {
-        f.name: _sample_value(str(f.type))
-        for f in dataclasses.fields(cls)
-        if f.name != "type"
-    }
+    values = {f.name: _sample_value(str(f.type)) for f in dataclasses.fields(cls) if f.name != "type"}
     event = cls(**values)
     back = event_adapter().validate_json(json.dumps(event_to_dict(event)))
     assert back == event

@@ -220,9 +220,7 @@ class MissingExtraError(ConfigurationError):
         self.feature = feature
         self.extra = extra
         self.package = package
-        super().__init__(
-            f"{feature} needs the {package!r} package: pip install \"cadenza[{extra}]\""
-        )
+        super().__init__(f'{feature} needs the {package!r} package: pip install "cadenza[{extra}]"')
 
 
 class MemoryStoreError(CadenzaError):

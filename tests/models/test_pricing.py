@@ -35,8 +35,12 @@ def listed(model: str, provider: str, usage: Usage) -> Decimal:
 
 @pytest.mark.parametrize(
     ("model", "provider"),
-    [("gpt-4.1-mini", "openai"), ("gpt-4.1", "openai"), ("claude-sonnet-4-6", "anthropic"),
-     ("claude-haiku-4-5", "anthropic")],
+    [
+        ("gpt-4.1-mini", "openai"),
+        ("gpt-4.1", "openai"),
+        ("claude-sonnet-4-6", "anthropic"),
+        ("claude-haiku-4-5", "anthropic"),
+    ],
 )
 def test_cost_is_exactly_the_list_price(model: str, provider: str) -> None:
     usage = Usage(input_tokens=123_456, output_tokens=7_890, cache_read_tokens=100_000)

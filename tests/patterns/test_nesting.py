@@ -41,10 +41,14 @@ def nested_model(seed: int) -> FunctionModel:
         prompt = prompt_of(messages)
         if schema == "Plan":
             done = "Results so far:" in prompt
-            subtasks = [] if done else [
-                {"id": "t1", "description": "research", "specialist": "researcher", "depends_on": []},
-                {"id": "t2", "description": "analyse", "specialist": "team", "depends_on": ["t1"]},
-            ]
+            subtasks = (
+                []
+                if done
+                else [
+                    {"id": "t1", "description": "research", "specialist": "researcher", "depends_on": []},
+                    {"id": "t2", "description": "analyse", "specialist": "team", "depends_on": ["t1"]},
+                ]
+            )
             text = json.dumps({"subtasks": subtasks, "done": done})
         elif schema == "Critique":
             score = 0.9 if "Feedback" in prompt or "v2" in prompt else 0.5

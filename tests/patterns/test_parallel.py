@@ -97,7 +97,9 @@ async def test_branch_timeout_under_best_effort_drops_the_slow_branch() -> None:
     log = Log()
     flow = Parallel(
         [log.agent("quick", "Q"), log.agent("stuck", delay=5)],
-        branch_timeout=0.05, on_failure="best_effort", merge="list",
+        branch_timeout=0.05,
+        on_failure="best_effort",
+        merge="list",
     )
     result = await flow.run("q")
     assert result.output == ["Q"]
@@ -136,7 +138,9 @@ async def test_best_effort_with_quorum_met() -> None:
     log = Log()
     flow = Parallel(
         [log.agent("a", "A"), failing("bad"), log.agent("c", "C")],
-        on_failure="best_effort", quorum=2, merge="dict",
+        on_failure="best_effort",
+        quorum=2,
+        merge="dict",
     )
     result = await flow.run("q")
     assert result.output == {"a": "A", "c": "C"}
@@ -146,7 +150,9 @@ async def test_best_effort_with_quorum_met() -> None:
 async def test_best_effort_with_quorum_not_met_lists_branch_errors() -> None:
     log = Log()
     flow = Parallel(
-        [log.agent("a", "A"), failing("bad1"), failing("bad2")], on_failure="best_effort", quorum=2,
+        [log.agent("a", "A"), failing("bad1"), failing("bad2")],
+        on_failure="best_effort",
+        quorum=2,
     )
     with pytest.raises(ParallelError) as info:
         await flow.run("q")

@@ -89,7 +89,10 @@ async def test_never_satisfied_returns_the_best_with_passed_false() -> None:
 async def test_never_satisfied_with_require_pass_is_a_gate_failure() -> None:
     log = Log()
     flow = Reflective(
-        numbered_writer(log), critic=critic_scoring(0.3, 0.6, 0.5), max_rounds=3, require_pass=True,
+        numbered_writer(log),
+        critic=critic_scoring(0.3, 0.6, 0.5),
+        max_rounds=3,
+        require_pass=True,
         name="polish",
     )
     with pytest.raises(GateFailedError) as info:

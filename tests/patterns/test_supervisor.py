@@ -20,7 +20,9 @@ def sub(
     id: str, specialist: str | None, description: str = "", depends_on: list[str] | None = None
 ) -> dict[str, Any]:
     return {
-        "id": id, "description": description or f"do {id}", "specialist": specialist,
+        "id": id,
+        "description": description or f"do {id}",
+        "specialist": specialist,
         "depends_on": depends_on or [],
     }
 
@@ -216,8 +218,6 @@ def test_bad_definitions_name_the_supervisor() -> None:
         Supervisor(a, [a], max_turns=0)
     with pytest.raises(WorkflowDefinitionError, match=r"'team': every specialist must be a Step.*'oops'"):
         Supervisor(a, [a, "oops"], name="team")  # type: ignore[list-item]
-
-
 
 
 async def test_a_failing_subtask_cancels_the_others_and_fails_the_supervisor() -> None:

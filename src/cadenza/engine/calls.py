@@ -44,8 +44,12 @@ async def call_model(
                 raise
             run.emit(
                 FallbackUsed(
-                    run_id=run.run_id, path=path, at=time.time(), from_model=model.name,
-                    to_model=models[position + 1].name, reason=str(exc),
+                    run_id=run.run_id,
+                    path=path,
+                    at=time.time(),
+                    from_model=model.name,
+                    to_model=models[position + 1].name,
+                    reason=str(exc),
                 )
             )
             continue
@@ -88,8 +92,13 @@ async def _call_with_retries(
             delay = retry.delay(attempt, error.retry_after)
             run.emit(
                 RetryScheduled(
-                    run_id=run.run_id, path=path, at=time.time(), model=model.name,
-                    attempt=attempt, delay=delay, reason=str(error),
+                    run_id=run.run_id,
+                    path=path,
+                    at=time.time(),
+                    model=model.name,
+                    attempt=attempt,
+                    delay=delay,
+                    reason=str(error),
                 )
             )
             await asyncio.sleep(delay)
@@ -107,10 +116,17 @@ async def _call_with_retries(
             reservation.settle(usage, cost)
         run.emit(
             LLMCall(
-                run_id=run.run_id, path=path, at=time.time(), model=model.name, usage=usage,
-                cost=cost, duration=time.perf_counter() - started,
-                finish_reason=response.finish_reason, tool_calls=len(response.tool_calls),
-                response_model=response.model, max_tokens=sending.max_tokens,
+                run_id=run.run_id,
+                path=path,
+                at=time.time(),
+                model=model.name,
+                usage=usage,
+                cost=cost,
+                duration=time.perf_counter() - started,
+                finish_reason=response.finish_reason,
+                tool_calls=len(response.tool_calls),
+                response_model=response.model,
+                max_tokens=sending.max_tokens,
                 **(_capture.content(sending, response) if _capture.enabled else {}),
             )
         )
@@ -165,8 +181,14 @@ async def call_tool(
         error = exc.detail
     run.emit(
         ToolCalled(
-            run_id=run.run_id, path=path, at=time.time(), tool=call.name, arguments=call.arguments,
-            output=output, error=error, duration=time.perf_counter() - started,
+            run_id=run.run_id,
+            path=path,
+            at=time.time(),
+            tool=call.name,
+            arguments=call.arguments,
+            output=output,
+            error=error,
+            duration=time.perf_counter() - started,
         )
     )
     if journal is not None:

@@ -31,7 +31,16 @@ class RunState:
     """Everything one run shares across its steps."""
 
     __slots__ = (
-        "budget", "emit", "events", "journal", "last_output", "run_id", "sinks", "state", "streaming", "task",
+        "budget",
+        "emit",
+        "events",
+        "journal",
+        "last_output",
+        "run_id",
+        "sinks",
+        "state",
+        "streaming",
+        "task",
         "workflow",
     )
 

@@ -70,8 +70,14 @@ class Step(ABC):
             from cadenza.durable.driver import run_durable
 
             return run_durable(
-                self, task, store=store, conversation=conversation, state=state, run_id=run_id,
-                budget=budget, sinks=sinks,
+                self,
+                task,
+                store=store,
+                conversation=conversation,
+                state=state,
+                run_id=run_id,
+                budget=budget,
+                sinks=sinks,
             )
         run = self._new_run(task, state=state, run_id=run_id, budget=budget, sinks=sinks)
         return _drive(self, run)
@@ -139,7 +145,10 @@ async def _drive(step: Step, run: RunState) -> RunResult:
     started = time.perf_counter()
     run.emit(
         RunStarted(
-            run_id=run.run_id, path=step.name, at=time.time(), workflow=run.workflow,
+            run_id=run.run_id,
+            path=step.name,
+            at=time.time(),
+            workflow=run.workflow,
             input=run.task.description,
         )
     )
@@ -167,15 +176,26 @@ async def _drive(step: Step, run: RunState) -> RunResult:
         )
         if isinstance(exc, BudgetExceeded) and exc.result is None:
             exc.result = RunResult(
-                run.run_id, status, run.last_output, root.usage.copy(), root.cost, duration, run.events,
+                run.run_id,
+                status,
+                run.last_output,
+                root.usage.copy(),
+                root.cost,
+                duration,
+                run.events,
                 error=str(exc),
             )
         raise
     duration = time.perf_counter() - started
     run.emit(
         RunFinished(
-            run_id=run.run_id, path=step.name, at=time.time(), output=result.output,
-            usage=result.usage, cost=result.cost, duration=duration,
+            run_id=run.run_id,
+            path=step.name,
+            at=time.time(),
+            output=result.output,
+            usage=result.usage,
+            cost=result.cost,
+            duration=duration,
         )
     )
     return RunResult(

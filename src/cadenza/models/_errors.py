@@ -94,13 +94,17 @@ def _translate_sdk_error(exc: Exception, names: set[str], model: str) -> ModelEr
             # An error event inside a 200 stream (Anthropic sends ``event: error`` mid-stream).
             kind = _error_type(getattr(exc, "body", None))
             return ModelError(
-                f"error in the stream ({kind}): {message}", model=model,
+                f"error in the stream ({kind}): {message}",
+                model=model,
                 retryable=kind in _STREAM_RETRYABLE_TYPES,
             )
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None)
         return ModelError(
-            message, model=model, status=status, retryable=is_retryable_status(status),
+            message,
+            model=model,
+            status=status,
+            retryable=is_retryable_status(status),
             retry_after=retry_after_seconds(headers),
         )
     return ModelError(f"{type(exc).__name__}: {_detail(exc)}", model=model)

@@ -190,7 +190,9 @@ def _messages(messages: list[Message]) -> tuple[str, list[dict[str, Any]]]:
 def _blocks(message: Message) -> list[dict[str, Any]]:
     if message.role == "tool":
         block: dict[str, Any] = {
-            "type": "tool_result", "tool_use_id": message.tool_call_id or "", "content": message.content,
+            "type": "tool_result",
+            "tool_use_id": message.tool_call_id or "",
+            "content": message.content,
         }
         if message.is_error:
             block["is_error"] = True

@@ -142,9 +142,7 @@ def _arguments_for(schema: dict[str, Any], task: str) -> dict[str, Any]:
     required = set(schema.get("required", properties))
     subject = task.split("\n\n", 1)[0]
     return {
-        name: _value_for(name, prop, subject, task)
-        for name, prop in properties.items()
-        if name in required
+        name: _value_for(name, prop, subject, task) for name, prop in properties.items() if name in required
     }
 
 
@@ -348,9 +346,7 @@ def _example(schema: dict[str, Any], defs: dict[str, Any], task: str) -> Any:
         return schema["default"]
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
-        return {
-            name: _example(prop, defs, task) for name, prop in schema.get("properties", {}).items()
-        }
+        return {name: _example(prop, defs, task) for name, prop in schema.get("properties", {}).items()}
     if kind == "array":
         if "prefixItems" in schema:
             return [_example(item, defs, task) for item in schema["prefixItems"]]

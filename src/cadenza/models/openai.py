@@ -200,7 +200,9 @@ class OpenAIModel:
             import openai
 
             options: dict[str, Any] = {
-                "azure_endpoint": endpoint, "api_version": api_version, "max_retries": 0,
+                "azure_endpoint": endpoint,
+                "api_version": api_version,
+                "max_retries": 0,
             }
             if api_key:
                 options["api_key"] = api_key

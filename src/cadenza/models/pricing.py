@@ -33,9 +33,7 @@ class Price:
 
     def cost(self, usage: Usage) -> Decimal:
         cache_read = self.input_per_mtok if self.cache_read_per_mtok is None else self.cache_read_per_mtok
-        cache_write = (
-            self.input_per_mtok if self.cache_write_per_mtok is None else self.cache_write_per_mtok
-        )
+        cache_write = self.input_per_mtok if self.cache_write_per_mtok is None else self.cache_write_per_mtok
         uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
         total = (
             max(uncached, 0) * self.input_per_mtok

@@ -92,8 +92,13 @@ class Pipeline(Step):
                 verdict = await gate.check(gate_ctx, result.output, attempt)
                 run.emit(
                     GateChecked(
-                        run_id=run.run_id, path=result.path, at=time.time(), gate=gate.name,
-                        passed=verdict.passed, feedback=verdict.feedback, attempt=attempt,
+                        run_id=run.run_id,
+                        path=result.path,
+                        at=time.time(),
+                        gate=gate.name,
+                        passed=verdict.passed,
+                        feedback=verdict.feedback,
+                        attempt=attempt,
                     )
                 )
                 if verdict.passed:

@@ -88,8 +88,13 @@ class Reflective(Step):
             passed = score >= self.threshold
             run.emit(
                 GateChecked(
-                    run_id=run.run_id, path=drafted.path, at=time.time(), gate=f"critic:{self.critic.name}",
-                    passed=passed, feedback=critique.feedback, attempt=round_number,
+                    run_id=run.run_id,
+                    path=drafted.path,
+                    at=time.time(),
+                    gate=f"critic:{self.critic.name}",
+                    passed=passed,
+                    feedback=critique.feedback,
+                    attempt=round_number,
                 )
             )
             if score > best_score:

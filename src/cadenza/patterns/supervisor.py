@@ -247,9 +247,7 @@ def _unique_ids(subtasks: list[Subtask], done: dict[str, Any], turn: int) -> lis
     ]
 
 
-def _levels(
-    routed: list[tuple[Subtask, Step]], done: dict[str, Any]
-) -> list[list[tuple[Subtask, Step]]]:
+def _levels(routed: list[tuple[Subtask, Step]], done: dict[str, Any]) -> list[list[tuple[Subtask, Step]]]:
     """Group subtasks into waves whose dependencies are met by earlier waves (or earlier turns).
 
     Unknown dependencies are ignored; a cycle is broken by running the rest in plan order.

@@ -71,8 +71,7 @@ class Tool(Generic[P, R]):
             model = self._args_model.model_validate(arguments)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
-                for err in exc.errors()
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()
             )
             raise ToolError(self.name, f"invalid arguments: {problems}") from None
         fields = type(model).model_fields
