@@ -74,6 +74,10 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("POST", "/v1/keys", {"name": "k-{role}", "role": "viewer"}, ADMIN),
     ("DELETE", "/v1/keys/{key}", None, ADMIN),
     ("GET", "/v1/audit", None, ADMIN),
+    ("GET", "/v1/costs", None, ALL),
+    ("GET", "/v1/costs?by=user&since=1d", None, ALL),
+    ("GET", "/v1/agents/stats", None, ALL),
+    ("GET", "/metrics", None, ADMIN),
     ("DELETE", "/v1/agents/{agent}", None, OPERATE),
     ("DELETE", "/v1/workflows/{workflow}", None, OPERATE),
 ]

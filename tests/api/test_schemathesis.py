@@ -50,4 +50,5 @@ def test_every_operation_conforms_to_its_schema(api: ApiServer) -> None:
         except Exception as exc:  # collect every operation's failure, then report them all
             failures[operation.label] = f"{type(exc).__name__}: {exc}"[:2000]
     assert len(tested) >= 25, tested
+    assert {"GET /metrics", "GET /v1/costs", "GET /v1/agents/stats"} <= set(tested), tested
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())

@@ -21,7 +21,17 @@ from cadenza.api.broker import Broker
 from cadenza.api.errors import responses
 from cadenza.api.middleware import BodySizeLimit, RequestTimeout
 from cadenza.api.ratelimit import RateLimiter
-from cadenza.api.routers import agents, audit, auth, health, runs, stream, users, workflows
+from cadenza.api.routers import (
+    agents,
+    audit,
+    auth,
+    health,
+    observability,
+    runs,
+    stream,
+    users,
+    workflows,
+)
 from cadenza.api.runner import RunService
 from cadenza.api.services import Services
 from cadenza.api.settings import ApiSettings
@@ -51,6 +61,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         users.router,
         audit.router,
         workflows.router,
+        observability.router,  # before agents: /v1/agents/stats is not an agent id
         agents.router,
         runs.router,
         stream.router,
@@ -66,7 +77,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from cadenza.observability.metrics import enable_metrics
+
         store = await Store.open(settings.database_url, upgrade=settings.upgrade_database)
+        enable_metrics()  # every run of this process feeds GET /metrics
         tokens = TokenIssuer(
             settings.signing_secret(),
             settings.jwt_issuer,

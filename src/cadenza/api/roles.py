@@ -2,7 +2,9 @@
 
 ``admin`` manages users and keys, reads the audit log and sees every team's objects;
 ``operator`` registers workflows and agents and starts, cancels, resumes and approves runs;
-``viewer`` only reads. Non-admins see their own team's objects only.
+``viewer`` only reads. Non-admins see their own team's objects only (and their team's costs and
+agent statistics). ``/metrics`` is admin-only: its labels name every team's workflows and agents
+(``CADENZA_METRICS_PUBLIC=true`` opens it to scrapers on a private network).
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ class Permission(StrEnum):
     users_manage = "users:manage"
     keys_manage = "keys:manage"
     audit_read = "audit:read"
+    costs_read = "costs:read"
+    metrics_read = "metrics:read"
 
 
-_VIEWER = frozenset({Permission.workflows_read, Permission.agents_read, Permission.runs_read})
+_VIEWER = frozenset(
+    {Permission.workflows_read, Permission.agents_read, Permission.runs_read, Permission.costs_read}
+)
 _OPERATOR = _VIEWER | {
     Permission.workflows_write,
     Permission.agents_write,

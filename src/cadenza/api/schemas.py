@@ -316,3 +316,51 @@ class AuditEntry(BaseModel):
 
 class AuditList(Page):
     items: list[AuditEntry]
+
+
+# Costs, agent statistics ----------------------------------------------------------------------
+
+CostGroup = Literal["run", "agent", "workflow", "model", "user", "day"]
+
+
+class CostLineOut(BaseModel):
+    """One group's totals; ``cost_usd`` is an exact decimal string."""
+
+    key: str
+    runs: int
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: str
+
+
+class CostReportOut(BaseModel):
+    by: CostGroup
+    since: datetime | None
+    until: datetime | None
+    team: str | None = Field(description="The team whose runs are counted; null: every team (admins).")
+    lines: list[CostLineOut]
+    total: CostLineOut
+
+
+class AgentStatsOut(BaseModel):
+    agent: str
+    day: str | None
+    invocations: int
+    succeeded: int
+    failed: int
+    success_rate: float
+    latency_p50_s: float
+    latency_p95_s: float
+    input_tokens: int
+    output_tokens: int
+    cost_usd: str
+    mean_confidence: float | None
+
+
+class AgentStatsList(BaseModel):
+    since: datetime | None
+    team: str | None
+    items: list[AgentStatsOut]

@@ -59,6 +59,10 @@ class ApiSettings(BaseSettings):
         default=None, description="Run every agent on this model (e.g. 'offline')."
     )
     upgrade_database: bool | None = None
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve GET /metrics without credentials (for a Prometheus scraper on a private network).",
+    )
 
     @field_validator("jwt_secret")
     @classmethod

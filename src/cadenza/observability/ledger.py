@@ -111,7 +111,10 @@ def parse_since(value: str | datetime | timedelta | None, *, now: datetime | Non
         return now - value
     match = _DURATION.match(value)
     if match:
-        return now - timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        try:
+            return now - timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        except OverflowError:
+            raise ConfigurationError(f"since: {value!r} reaches back before year 1") from None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -129,13 +132,17 @@ async def cost_report(
     until: str | datetime | None = None,
     workflow: str | None = None,
     run_id: str | None = None,
+    team: str | None = None,
 ) -> CostReport:
-    """Totals of the ledger grouped ``by`` run, agent, workflow, model, user or day."""
+    """Totals of the ledger grouped ``by`` run, agent, workflow, model, user or day.
+
+    ``team`` keeps only the calls of runs owned by that team (the HTTP service's scoping).
+    """
     if by not in GROUPS:
         raise ConfigurationError(f"cost report: unknown grouping {by!r}; expected one of {', '.join(GROUPS)}")
     start = parse_since(since)
     end = parse_since(until) if until is not None else None
-    rows = await _ledger_rows(store, start, end, workflow, run_id)
+    rows = await _ledger_rows(store, start, end, workflow, run_id, team)
     keys = await _grouping(store, by, rows)
     lines: dict[str, CostLine] = {}
     total = CostLine("total")
@@ -150,12 +157,17 @@ async def cost_report(
 
 
 async def _ledger_rows(
-    store: Store, since: datetime | None, until: datetime | None, workflow: str | None, run_id: str | None
+    store: Store,
+    since: datetime | None,
+    until: datetime | None,
+    workflow: str | None,
+    run_id: str | None,
+    team: str | None = None,
 ) -> list[Any]:
     from sqlalchemy import select
 
     from cadenza.store.store import run_key
-    from cadenza.store.tables import usage_ledger
+    from cadenza.store.tables import runs, usage_ledger
 
     query = select(usage_ledger).order_by(usage_ledger.c.id)
     if since is not None:
@@ -166,6 +178,8 @@ async def _ledger_rows(
         query = query.where(usage_ledger.c.workflow == workflow)
     if run_id is not None:
         query = query.where(usage_ledger.c.run_id == run_key(run_id))
+    if team is not None:
+        query = query.where(usage_ledger.c.run_id.in_(select(runs.c.id).where(runs.c.team == team)))
     async with store._connect() as conn:
         return list((await conn.execute(query)).all())
 

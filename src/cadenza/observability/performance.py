@@ -120,11 +120,15 @@ class PerformanceTracker:
         since: str | datetime | timedelta | None = "7d",
         agent: str | None = None,
         by_day: bool = False,
+        team: str | None = None,
     ) -> list[AgentStats]:
-        """Figures per agent (and per day with ``by_day``), busiest agent first."""
+        """Figures per agent (and per day with ``by_day``), busiest agent first.
+
+        ``team`` keeps only the runs owned by that team (the HTTP service's scoping).
+        """
         start = parse_since(since)
         buckets: dict[tuple[str, str | None], _Bucket] = defaultdict(_Bucket)
-        for at, data in await self._agent_events(start):
+        for at, data in await self._agent_events(start, team):
             name = str(data.get("name", ""))
             if agent is not None and name != agent:
                 continue
@@ -134,16 +138,20 @@ class PerformanceTracker:
         results.sort(key=lambda s: (s.day or "", -s.invocations, s.agent))
         return results
 
-    async def _agent_events(self, since: datetime | None) -> list[tuple[float, dict[str, Any]]]:
+    async def _agent_events(
+        self, since: datetime | None, team: str | None = None
+    ) -> list[tuple[float, dict[str, Any]]]:
         from sqlalchemy import select
 
-        from cadenza.store.tables import run_events
+        from cadenza.store.tables import run_events, runs
 
         query = select(run_events.c.at, run_events.c.data).where(
             run_events.c.type.in_(("step_finished", "step_failed"))
         )
         if since is not None:
             query = query.where(run_events.c.at >= since.timestamp())
+        if team is not None:
+            query = query.where(run_events.c.run_id.in_(select(runs.c.id).where(runs.c.team == team)))
         async with self.store._connect() as conn:
             rows = (await conn.execute(query)).all()
         events = []
