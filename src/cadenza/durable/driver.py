@@ -265,14 +265,18 @@ async def _period_budget(store: Store, budget: Any, record: RunRecord, *, resume
     """A budget with a ``period`` becomes what the workflow's period has left (read from the
     ledger now, after this process's queued ledger rows are committed); ``BudgetExceeded`` when
     the period is spent. A resumed run's own calls are not counted: they replay and are charged
-    again as they do."""
+    again as they do. Runs of the HTTP service count their own team's runs only."""
     if getattr(budget, "period", None) is None:
         return budget
     from cadenza.observability.ledger import period_budget
 
     await store.writer.flush()
     return await period_budget(
-        store, budget, workflow=record.workflow, exclude_run=record.id if resumed else None
+        store,
+        budget,
+        workflow=record.workflow,
+        exclude_run=record.id if resumed else None,
+        team=record.team,
     )
 
 

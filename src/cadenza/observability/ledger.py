@@ -260,6 +260,7 @@ async def period_budget(
     workflow: str | None = None,
     now: datetime | None = None,
     exclude_run: str | None = None,
+    team: str | None = None,
 ) -> Budget:
     """``budget`` as a limit over a rolling period: the run gets what the period has left.
 
@@ -268,20 +269,25 @@ async def period_budget(
     reduced by it. Raises ``BudgetExceeded`` when a limit is already spent. Concurrent runs each
     get the remainder at their start; within a run the hard stop holds as usual. A resumed run
     passes its own id as ``exclude_run``: its journaled calls replay and are charged again.
+    ``team`` counts only that team's runs (the HTTP service: each team has its own period).
     """
     from cadenza.engine.budget import Budget as BudgetType
 
     period = period if period is not None else (budget.period or "day")
     window = PERIODS.get(period) if isinstance(period, str) else period
     since = (now or datetime.now(UTC)) - window if window is not None else parse_since(period, now=now)
-    spent = (await cost_report(store, by="workflow", since=since, workflow=workflow)).total
+    spent = (await cost_report(store, by="workflow", since=since, workflow=workflow, team=team)).total
     if exclude_run is not None:
-        own = (await cost_report(store, by="run", since=since, workflow=workflow, run_id=exclude_run)).total
+        own = (
+            await cost_report(store, by="run", since=since, workflow=workflow, run_id=exclude_run, team=team)
+        ).total
         spent.calls -= own.calls
         spent.input_tokens -= own.input_tokens
         spent.output_tokens -= own.output_tokens
         spent.cost -= own.cost
     scope = f"workflow {workflow!r}" if workflow else "all workflows"
+    if team is not None:
+        scope += f" of team {team!r}"
     remaining: dict[str, Any] = {}
     for limit, used, maximum in (
         ("max_tokens", spent.total_tokens, budget.max_tokens),
