@@ -119,3 +119,25 @@ def test_period_values() -> None:
         Budget(period="fortnight")
     with pytest.raises(WorkflowFileError, match=r"daily.yaml:9:11: budget.period"):
         load_workflow_text(DAILY.replace("period: day", "period: fortnight"), "daily.yaml")
+
+
+async def test_a_resumed_run_is_not_charged_twice_for_its_own_calls(
+    store: Store, fake: FakeLLMServer
+) -> None:
+    from cadenza.durable import resume_run
+
+    model = OpenAIModel("gpt-period", provider="openai")
+    flow = Pipeline([Agent("a", model=model), Agent("b", model=model)], name="twice")
+    await flow.run("first", store=store, budget=Budget(max_model_calls=3, period="day"))
+    with pytest.raises(BudgetExceeded) as caught:
+        await flow.run("second", store=store, budget=Budget(max_model_calls=3, period="day"))
+    assert len(fake.requests("openai")) == 3
+    stopped = caught.value.result
+    assert stopped is not None
+    # A larger daily limit: the day has 4 - 2 = 2 calls left for this run, whose first call
+    # replays from the journal (charged again, not sent) and whose second is sent.
+    resumed = await resume_run(
+        stopped.run_id, store=store, flow=flow, budget=Budget(max_model_calls=4, period="day")
+    )
+    assert resumed.status == "succeeded"
+    assert len(fake.requests("openai")) == 4
