@@ -3,7 +3,8 @@
 The seed's ``PerformanceTracker``. Nothing extra is written for it: every agent invocation of a
 durable run is already stored as a ``step_finished`` or ``step_failed`` event (with its
 duration, usage, cost and the output's confidence), so the tracker reads those back and
-aggregates them, for a window and optionally per day. ``cadenza agents stats`` prints it.
+aggregates them, for a window and optionally per day. ``cadenza agents stats`` prints it. A
+resumed run's replayed steps are not counted again.
 """
 
 from __future__ import annotations
@@ -145,8 +146,10 @@ class PerformanceTracker:
 
         from cadenza.store.tables import run_events, runs
 
-        query = select(run_events.c.at, run_events.c.data).where(
-            run_events.c.type.in_(("step_finished", "step_failed"))
+        query = (
+            select(run_events.c.run_id, run_events.c.path, run_events.c.at, run_events.c.data)
+            .where(run_events.c.type.in_(("step_finished", "step_failed")))
+            .order_by(run_events.c.run_id, run_events.c.seq)
         )
         if since is not None:
             query = query.where(run_events.c.at >= since.timestamp())
@@ -155,8 +158,17 @@ class PerformanceTracker:
         async with self.store._connect() as conn:
             rows = (await conn.execute(query)).all()
         events = []
-        for at, raw in rows:
+        finished: set[tuple[str, str]] = set()
+        for run_id, path, at, raw in rows:
             data = json.loads(raw)
-            if data.get("kind") == "agent":
-                events.append((float(at), data))
+            if data.get("kind") != "agent":
+                continue
+            # A resumed run replays the steps that finished before: their events come again
+            # (in a later attempt, taking no time). The first finish is the invocation.
+            key = (str(run_id), path)
+            if key in finished:
+                continue
+            if data.get("type") == "step_finished":
+                finished.add(key)
+            events.append((float(at), data))
         return events
