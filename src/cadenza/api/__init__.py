@@ -12,9 +12,13 @@ Nothing here is imported by ``import cadenza``; ``cadenza serve`` and ``create_a
     curl -X POST :8000/v1/runs -H "X-API-Key: $KEY" -H 'content-type: application/json' \\
          -d '{"workflow_id": "...", "input": "..."}'                      # -> 202 + run id
     curl -N :8000/v1/runs/$ID/stream -H "X-API-Key: $KEY"                # SSE (Last-Event-ID resumes)
+    curl ':8000/v1/costs?by=agent&since=7d' -H "X-API-Key: $KEY"          # team-scoped cost report
+
+The full guide is docs/api.md.
 
 Layout: ``app`` (factory, lifespan), ``routers/`` (one per resource), ``auth``/``tokens``/
 ``passwords``/``accounts`` (who is calling), ``roles``/``deps`` (what they may do), ``audit``,
 ``catalog`` (workflows, agents), ``runner``/``broker``/``sse`` (runs and their live events),
-``middleware``/``ratelimit`` (abuse limits), ``errors``/``handlers`` (one error shape).
+``middleware``/``ratelimit`` (abuse limits), ``errors``/``handlers`` (one error shape);
+``routers/observability`` serves ``/metrics``, ``/v1/costs`` and ``/v1/agents/stats``.
 """
