@@ -141,3 +141,37 @@ async def test_a_resumed_run_is_not_charged_twice_for_its_own_calls(
     )
     assert resumed.status == "succeeded"
     assert len(fake.requests("openai")) == 4
+
+
+class _TeamStore:
+    """The store as the HTTP service gives it to a run's driver: new runs belong to ``team``."""
+
+    def __init__(self, store: Store, team: str) -> None:
+        self._store, self._team = store, team
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def create_run(self, **kwargs: Any) -> Any:
+        return await self._store.create_run(**kwargs, team=self._team)
+
+
+async def test_teams_have_their_own_period_costs_and_stats(store: Store, fake: FakeLLMServer) -> None:
+    from cadenza.durable import run_durable
+    from cadenza.observability.performance import PerformanceTracker
+
+    agent = Agent("shared", model=OpenAIModel("gpt-period", provider="openai"))
+    daily = Budget(max_model_calls=1, period="day")
+    red, blue = _TeamStore(store, "red"), _TeamStore(store, "blue")
+    await run_durable(agent, "one", store=red, budget=daily)  # type: ignore[arg-type]
+    with pytest.raises(BudgetExceeded, match="of team 'red' is spent"):
+        await run_durable(agent, "two", store=red, budget=daily)  # type: ignore[arg-type]
+    await run_durable(agent, "one", store=blue, budget=daily)  # type: ignore[arg-type]
+    assert len(fake.requests("openai")) == 2
+    await store.writer.flush()
+    for team in ("red", "blue"):
+        assert (await cost_report(store, by="run", team=team)).total.calls == 1
+        (stats,) = await PerformanceTracker(store).stats(team=team)
+        assert (stats.agent, stats.invocations) == ("shared", 1)
+    assert (await cost_report(store, by="run")).total.calls == 2
+    assert (await cost_report(store, by="run", team="green")).total.calls == 0
