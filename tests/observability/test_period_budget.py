@@ -97,6 +97,8 @@ async def test_a_spent_period_refuses_the_run_at_its_start(store: Store, fake: F
     with pytest.raises(BudgetExceeded, match="day budget of workflow 'counter' is spent") as caught:
         await agent.run("three", store=store, budget=daily)
     assert caught.value.limit == "max_model_calls"
+    assert caught.value.result is not None and caught.value.result.status == "budget_exceeded"
+    assert caught.value.result.output is None and caught.value.result.cost == 0
     assert len(fake.requests("openai")) == 2
     statuses = sorted(r.status for r in await store.list_runs(workflow="counter"))
     assert statuses == ["budget_exceeded", "succeeded", "succeeded"]

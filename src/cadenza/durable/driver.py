@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import uuid
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cadenza.durable.conversations import finish_in_conversation, start_in_conversation
@@ -22,9 +23,11 @@ from cadenza.durable.journal import Journal
 from cadenza.durable.recorder import EventRecorder
 from cadenza.engine.context import RunState, Sink
 from cadenza.engine.step import Step, _drive, _status_of
+from cadenza.errors import BudgetExceeded
 from cadenza.store.lease import process_owner
 from cadenza.store.store import DEFAULT_LEASE_SECONDS, Store
 from cadenza.types.results import RunResult, Task
+from cadenza.types.usage import Usage
 
 if TYPE_CHECKING:
     from cadenza.store.records import JournalEntry, RunRecord
@@ -216,6 +219,10 @@ async def _execute(
     try:
         budget = await _period_budget(store, budget, record, resumed=bool(entries) or record.attempt > 1)
     except BaseException as exc:
+        if isinstance(exc, BudgetExceeded) and exc.result is None:
+            exc.result = RunResult(
+                record.id, "budget_exceeded", None, Usage(), Decimal(0), 0.0, [], error=str(exc)
+            )
         await asyncio.shield(_record_end(store, record, exc))
         raise
     last_event = await store.next_event_seq(record.id) - 1 if record.attempt > 1 or entries else 0
