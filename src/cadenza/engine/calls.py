@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from cadenza.engine.context import StepContext
@@ -23,12 +23,25 @@ from cadenza.types.events import FallbackUsed, LLMCall, RetryScheduled, TextDelt
 from cadenza.types.messages import Message, ToolCall
 
 
-async def call_model(
+def call_model(
     ctx: StepContext, models: Sequence[Model], request: ModelRequest, retry: RetryPolicy
-) -> ModelResponse:
-    """One model call of a step: retried, falling back along ``models``, priced and recorded."""
-    run = ctx.run
+) -> Coroutine[Any, Any, ModelResponse]:
+    """One model call of a step: replayed or journaled, retried, falling back along ``models``,
+    priced and recorded; ``await call_model(...)`` gives the response.
+
+    The common case — one model, no journal — hands back the retry loop's coroutine itself: with
+    thousands of runs in flight, each frame a call keeps alive is memory and collector work.
+    """
     path = f"{ctx.path}/llm#{ctx.next_call_index()}"
+    if ctx.run.journal is None and len(models) == 1:
+        return _call_with_retries(ctx, path, models[0], request, retry)
+    return _call_journaled_with_fallbacks(ctx, path, models, request, retry)
+
+
+async def _call_journaled_with_fallbacks(
+    ctx: StepContext, path: str, models: Sequence[Model], request: ModelRequest, retry: RetryPolicy
+) -> ModelResponse:
+    run = ctx.run
     journal = run.journal
     if journal is not None:
         # A durable run: a call completed before a crash or a pause is replayed, never re-sent.
