@@ -63,6 +63,28 @@ def test_unknown_pattern_key() -> None:
     assert p.expected and "pipeline" in p.expected
 
 
+def test_unknown_pattern_key_with_a_scalar_value() -> None:
+    stages = "    stages:\n      - writer\n      - reflectiv: writer\n"
+    problems = problems_of(BASE + "workflow:\n  pipeline:\n" + stages)
+    p = one(problems, "workflow.pipeline.stages[1].reflectiv")
+    assert (p.line, p.column) == (9, 9)
+    assert "unknown pattern key 'reflectiv'" in p.message and "did you mean 'reflective'" in p.message
+    assert "valid dictionary" not in str(problems)
+    assert p.expected and "reflective" in p.expected
+
+
+def test_registered_pattern_with_scalar_options() -> None:
+    from cadenza import Pipeline, register_pattern
+
+    class Fanout(Pipeline):
+        pass
+
+    register_pattern("fanout_scalar_test")(Fanout)
+    problems = problems_of(BASE + "workflow:\n  fanout_scalar_test: writer\n")
+    p = one(problems, "workflow.fanout_scalar_test")
+    assert "the options of pattern 'fanout_scalar_test' must be a mapping" in p.message
+
+
 def test_unknown_key_lists_the_known_ones() -> None:
     problems = problems_of("""\
         name: t

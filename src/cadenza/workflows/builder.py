@@ -541,6 +541,13 @@ class _Builder:
                 expected=f"one of: {', '.join(known)} (custom patterns: register_pattern)",
             )
             return None
+        if node.raw_options is not None and not isinstance(node.raw_options, dict):
+            self._add(
+                (*path, pattern),
+                f"the options of pattern {pattern!r} must be a mapping",
+                expected=f"{pattern}: {{option: value, ...}}",
+            )
+            return None
         if default_name and "name" not in options:
             options["name"] = default_name
         factory = spec_factory(pattern)

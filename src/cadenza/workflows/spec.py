@@ -29,6 +29,7 @@ from pydantic import (
     RootModel,
     StringConstraints,
     Tag,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -360,7 +361,16 @@ class ReflectiveNode(_Spec):
     reflective: ReflectiveSpec
 
 
-class CustomNode(RootModel[dict[Name, dict[str, Any] | None]]):
+# Any value is accepted here so that an unknown key written with a scalar (``reflectiv: writer``)
+# is reported by the builder as an unknown pattern key with a suggestion, not as a type error;
+# the builder checks that a known pattern's options are a mapping. The schema stays strict.
+CustomOptions = Annotated[
+    Any,
+    WithJsonSchema({"anyOf": [{"type": "object", "additionalProperties": True}, {"type": "null"}]}),
+]
+
+
+class CustomNode(RootModel[dict[Name, CustomOptions]]):
     """A registered custom pattern: ``{pattern_name: {options...}}``."""
 
     @property
@@ -368,8 +378,13 @@ class CustomNode(RootModel[dict[Name, dict[str, Any] | None]]):
         return next(iter(self.root))
 
     @property
+    def raw_options(self) -> Any:
+        return next(iter(self.root.values()))
+
+    @property
     def options(self) -> dict[str, Any]:
-        return next(iter(self.root.values())) or {}
+        value = self.raw_options
+        return value if isinstance(value, dict) else {}
 
 
 _NODE_TYPES: dict[type[Any], str] = {
