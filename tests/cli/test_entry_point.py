@@ -56,13 +56,15 @@ def test_demo_runs_on_a_fresh_start() -> None:
 def test_ctrl_c_cancels_the_run_cleanly(tmp_path: Path) -> None:
     markers = tmp_path / "markers"
     markers.mkdir()
+    # A home of its own, so the stored run read back below is this test's run.
+    home = {"CADENZA_HOME": str(tmp_path / "home")}
     process = subprocess.Popen(
         [CADENZA, "run", str(FLOWS / "slow.yaml"), "-i", "Wait for market data on coffee", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, "CADENZA_TEST_MARKERS": str(markers)},
+        env={**os.environ, **home, "CADENZA_TEST_MARKERS": str(markers)},
     )
     try:
         deadline = time.monotonic() + 30
@@ -85,6 +87,11 @@ def test_ctrl_c_cancels_the_run_cleanly(tmp_path: Path) -> None:
     assert statuses["watcher"] == "cancelled" and "writer" not in statuses
     assert (markers / "cancelled").exists(), "the in-flight tool call was not cancelled"
     assert not (markers / "finished").exists()
+    # The stored run says so too: marked cancelled, not left "running" for recovery to pick up.
+    shown = cadenza("runs", "show", doc["run_id"], "--json", env=home)
+    assert shown.returncode == 0, shown.stderr
+    stored = json.loads(shown.stdout)
+    assert stored["status"] == "cancelled", stored
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
