@@ -12,16 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.fakes.llm_server import FakeLLMServer, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "pipeline_blog_post.yaml"
 
 
-def cadenza(*args: str, db: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def cadenza(
+    *args: str, db: str, stdin: str | None = None, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "CADENZA_DATABASE_URL": db,
         "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        **(extra_env or {}),
     }
     env.pop("CADENZA_TEST_CRASH_AT", None)
     return subprocess.run(
@@ -218,3 +222,40 @@ def test_fork_a_finished_run_from_a_step(db: str) -> None:
     assert child["task"]["description"] == "Polyrepos" and child["status"] == "succeeded"
     bad = cadenza("runs", "fork", ran["run_id"], "--from", "nowhere/9:x", db=db)
     assert bad.returncode == 2 and "no journaled call" in bad.stderr
+
+
+def test_fork_with_another_model_replays_earlier_steps_and_reruns_the_rest(db: str) -> None:
+    ran = as_json(cadenza("run", str(EXAMPLE), "-i", "Monorepos", "--model", "offline", "--json", db=db))
+    parent = as_json(cadenza("runs", "show", ran["run_id"], "--json", "--events", db=db))
+    started = [e for e in parent["events"] if e["type"] == "step_started"]
+    stages = [e["path"] for e in started if e["path"].count("/") == 1]
+    assert len(stages) == 3
+    polished = "Monorepos, polished. Every sentence here is finished."
+    with FakeLLMServer() as server:
+        server.set_default("openai", Reply(text=polished))
+        forked = cadenza(
+            "runs", "fork", ran["run_id"], "--from", stages[2], "--model", "openai:gpt-4.1-mini", "--json",
+            db=db,
+            extra_env={"OPENAI_BASE_URL": server.openai_url, "OPENAI_API_KEY": "test-key"},
+        )
+        requests = server.requests("openai")
+    assert forked.returncode == 0, forked.stderr
+    child = as_json(cadenza("runs", "show", as_json(forked)["id"], "--json", "--events", db=db))
+    assert child["status"] == "succeeded" and child["output"] == polished
+    calls = [e for e in child["events"] if e["type"] == "llm_call"]
+    rerun = [e for e in calls if e["path"].startswith(stages[2])]
+    # The re-run stage used the new model, once per call the provider actually received ...
+    assert rerun and {e["model"] for e in rerun} == {"openai:gpt-4.1-mini"}
+    assert len(requests) == len(rerun)
+    assert {r.body["model"] for r in requests} == {"gpt-4.1-mini"}
+    # ... and the stages before it were replayed from the journal: --model applies to every
+    # agent, so a re-run outliner or writer would have reached the provider too. Their usage is
+    # the offline model's, exactly as in the parent run.
+    assert not [e for e in calls if not e["path"].startswith(stages[2])]
+
+    def usage_of(run: dict[str, Any], path: str) -> Any:
+        return next(e["usage"] for e in run["events"] if e["type"] == "step_finished" and e["path"] == path)
+
+    for path in stages[:2]:
+        assert usage_of(child, path) == usage_of(parent, path) and usage_of(child, path)["requests"] >= 1
+    assert usage_of(child, stages[2]) != usage_of(parent, stages[2])
