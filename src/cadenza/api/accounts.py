@@ -33,6 +33,10 @@ class AccountError(ConfigurationError):
     """A user or key cannot be created or changed (duplicate name, weak password, ...)."""
 
 
+class AccountExistsError(AccountError):
+    """The user name is taken (the API answers 409; other ``AccountError``s are bad input)."""
+
+
 @dataclass(slots=True, frozen=True)
 class UserRecord:
     id: str
@@ -110,7 +114,7 @@ async def create_user(
     try:
         await write(store, execute, insert(users), values)
     except IntegrityError:
-        raise AccountError(f"a user named {name!r} already exists") from None
+        raise AccountExistsError(f"a user named {name!r} already exists") from None
     return UserRecord(user_id, name, role, team, False, at, at)
 
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from datetime import datetime
 from typing import Any
 
@@ -139,6 +140,52 @@ class AuditMiddleware:
             "detail": state.get("audit_detail"),
         }
         return services.audit.record(row, wait=wait)
+
+
+def cli_actor() -> str:
+    """Who runs a CLI command: ``cli:<OS user>@<host>`` (the CLI has no login, the machine does)."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in the environment (containers): the uid still says who
+        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"cli:{user}@{socket.gethostname()}"[:255]
+
+
+async def record_cli(
+    store: Store,
+    *,
+    action: str,
+    command: str,
+    target: str | None,
+    status: int,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Write (and commit) the audit row of a CLI command that changed, or was refused to change,
+    security or run state. Same table, writer and action names as the API's rows; ``method`` is
+    ``CLI``, ``status`` the HTTP status the API would have answered (so ``outcome`` means the
+    same), ``client`` the host and ``detail`` holds ``source: cli`` and the target."""
+    import socket
+
+    row = {
+        "at": now(),
+        "actor": cli_actor(),
+        "role": None,
+        "team": None,
+        "action": action[:64],
+        "method": "CLI",
+        "path": command[:1024],
+        "status": status,
+        "outcome": outcome_of(status),
+        "client": socket.gethostname()[:255],
+        "user_agent": "cadenza-cli",
+        "detail": {"source": "cli", "target": target, **(detail or {})},
+    }
+    future = AuditLog(store).record(row, wait=True)
+    assert future is not None
+    await future
 
 
 _COLUMNS = (

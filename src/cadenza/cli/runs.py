@@ -164,7 +164,17 @@ def resume(
     """Continue a run that was interrupted: journaled calls are replayed, the rest runs."""
     from cadenza.durable import resume_run
 
-    _drive(url, json_output, lambda store: resume_run(run_id, store=store, retry_in_flight=retry_in_flight))
+    _drive(
+        url,
+        json_output,
+        lambda store: _audited_drive(
+            store,
+            resume_run(run_id, store=store, retry_in_flight=retry_in_flight),
+            "resume_run",
+            f"cadenza runs resume {run_id}" + (" --retry-in-flight" if retry_in_flight else ""),
+            run_id,
+        ),
+    )
 
 
 @runs_app.command()
@@ -173,7 +183,17 @@ def cancel(run_id: IdArg, url: UrlOpt = None, json_output: JsonOpt = False) -> N
     from cadenza.cli.render import print_json
 
     with store_errors(stderr(), json_output):
-        record = _with_store(url, lambda store: store.cancel_run(run_id))
+        record = _with_store(
+            url,
+            lambda store: _audited(
+                store,
+                store.cancel_run(run_id),
+                action="cancel_run",
+                command=f"cadenza runs cancel {run_id}",
+                target=f"run:{run_id}",
+                detail=lambda r: {"run_id": r.id, "run_status": r.status},
+            ),
+        )
     if json_output:
         print_json({"id": record.id, "status": record.status})
     else:
@@ -242,7 +262,13 @@ def fork(
     _drive(
         url,
         json_output,
-        lambda store: fork_run(run_id, from_path=from_path, store=store, task=input, model=model),
+        lambda store: _audited_drive(
+            store,
+            fork_run(run_id, from_path=from_path, store=store, task=input, model=model),
+            "fork_run",
+            f"cadenza runs fork {run_id} --from {from_path}" + (f" --model {model}" if model else ""),
+            run_id,
+        ),
     )
 
 
@@ -259,10 +285,21 @@ def _decide(
     from cadenza.durable import resume_run
 
     who = by or _user()
+    action = "approve_run" if approved else "reject_run"
+    verb = "approve" if approved else "reject"
+    command = f"cadenza runs {verb} {run_id}" + (" --no-resume" if no_resume else "")
     if no_resume:
         with store_errors(stderr(), json_output):
             record = _with_store(
-                url, lambda store: store.decide(run_id, approved=approved, comment=comment, by=who)
+                url,
+                lambda store: _audited(
+                    store,
+                    store.decide(run_id, approved=approved, comment=comment, by=who),
+                    action=action,
+                    command=command,
+                    target=f"run:{run_id}",
+                    detail=lambda r: {"run_id": r.id, "approved": approved, "comment": comment, "by": who},
+                ),
             )
         if json_output:
             print_json({"id": record.id, "status": record.status, "approved": approved})
@@ -274,7 +311,39 @@ def _decide(
         record = await store.decide(run_id, approved=approved, comment=comment, by=who)
         return await resume_run(record.id, store=store)
 
-    _drive(url, json_output, decide_and_resume)
+    _drive(
+        url,
+        json_output,
+        lambda store: _audited_drive(
+            store, decide_and_resume(store), action, command, run_id, {"approved": approved, "by": who}
+        ),
+    )
+
+
+async def _audited(store: Store, work: Awaitable[T], **how: Any) -> T:
+    from cadenza.cli.audited import audited
+
+    return await audited(store, work, **how)
+
+
+async def _audited_drive(
+    store: Store,
+    work: Awaitable[RunResult],
+    action: str,
+    command: str,
+    run_id: str,
+    extra: dict[str, Any] | None = None,
+) -> RunResult:
+    """A command that drives a run, audited: the row says how the run ended (see ``audited``)."""
+    return await _audited(
+        store,
+        work,
+        action=action,
+        command=command,
+        target=f"run:{run_id}",
+        detail=lambda r: {"run_id": r.run_id, "run_status": r.status, **(extra or {})},
+        drives=True,
+    )
 
 
 def _drive(url: str | None, json_output: bool, work: Callable[[Store], Awaitable[RunResult]]) -> None:
@@ -286,6 +355,9 @@ def _drive(url: str | None, json_output: bool, work: Callable[[Store], Awaitable
     result: RunResult | None = None
     failure: BaseException | None = None
     with store_errors(err, json_output):
+        from cadenza.config import get_settings
+
+        get_settings().apply_prices()  # a resumed or forked run is priced like `cadenza run`
         try:
             result = _with_store(url, work)
         except (CadenzaError, Exception) as exc:
@@ -351,6 +423,7 @@ async def execute_durably(workflow: Workflow, task: str, options: RunOptions, si
             store=store,
             run_id=options.run_id,
             flow_ref=ref,
+            workflow=workflow.name,
             conversation=getattr(options, "conversation", None),
             budget=workflow.budget,
             sinks=[sink],

@@ -67,10 +67,19 @@ def create_user(
 
 async def _create_user(url: str, name: str, password: str, role: Role, team: str) -> UserRecord:
     from cadenza.api import accounts
+    from cadenza.cli.audited import audited
     from cadenza.store import Store
 
     async with await Store.open(url) as store:
-        return await accounts.create_user(store, name, password, role, team)
+        return await audited(
+            store,
+            accounts.create_user(store, name, password, role, team),
+            action="create_user",
+            command=f"cadenza users create {name} --role {role.value} --team {team}",
+            target=f"user:{name}",
+            success=201,
+            detail=lambda user: {"user_id": user.id, "role": user.role.value, "team": user.team},
+        )
 
 
 @keys_app.command("create")
@@ -95,10 +104,20 @@ def create_key(
 
 async def _create_key(url: str, name: str, role: Role, team: str) -> tuple[KeyRecord, str]:
     from cadenza.api import accounts
+    from cadenza.api.audit import cli_actor
+    from cadenza.cli.audited import audited
     from cadenza.store import Store
 
     async with await Store.open(url) as store:
-        return await accounts.create_key(store, name, role, team=team, created_by="cli")
+        return await audited(
+            store,
+            accounts.create_key(store, name, role, team=team, created_by=cli_actor()),
+            action="create_key",
+            command=f"cadenza keys create --name {name} --role {role.value} --team {team}",
+            target=f"key-name:{name}",
+            success=201,
+            detail=lambda created: {"key_id": created[0].id, "role": role.value, "team": team},
+        )
 
 
 @keys_app.command("revoke")
@@ -117,7 +136,31 @@ def revoke_key(
 
 async def _revoke_key(url: str, key_id: str) -> KeyRecord | None:
     from cadenza.api import accounts
+    from cadenza.cli.audited import audited
     from cadenza.store import Store
 
     async with await Store.open(url) as store:
-        return await accounts.revoke_key(store, key_id)
+        record = await accounts.get_key(store, key_id)
+        if record is None:  # refused: audited like the API's 404
+            return await audited(
+                store,
+                _none(),
+                action="revoke_key",
+                command=f"cadenza keys revoke {key_id}",
+                target=f"key:{key_id}",
+                success=404,
+                detail=lambda _: {"error": f"no API key with id {key_id!r}"},
+            )
+        return await audited(
+            store,
+            accounts.revoke_key(store, key_id),
+            action="revoke_key",
+            command=f"cadenza keys revoke {key_id}",
+            target=f"key:{key_id}",
+            success=204,
+            detail=lambda _: {"already_revoked": record.revoked_at is not None},
+        )
+
+
+async def _none() -> None:
+    return None
