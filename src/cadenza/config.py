@@ -4,6 +4,13 @@ The config file is ``$CADENZA_CONFIG`` if set, else ``./cadenza.toml`` if it exi
 ``~/.config/cadenza/config.toml`` if that exists. Environment variables win over the file.
 Provider keys and base URLs set here are exported to the variables the providers read
 (``OPENAI_API_KEY``, ...) unless those are already set, so one place configures everything.
+Model prices (a fine-tune, a negotiated rate) override the price list::
+
+    [prices."openai:ft:gpt-4.1-mini:acme"]
+    input_per_mtok = 0.80
+    output_per_mtok = 3.20
+
+or ``CADENZA_PRICES='{"openai:ft:gpt-4.1-mini:acme": {"input_per_mtok": 0.8, ...}}'``.
 
 Import it lazily: pydantic-settings is not part of ``import cadenza``.
 """
@@ -22,6 +29,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from cadenza.models.price_spec import ModelName, PriceSpec
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -80,6 +89,10 @@ class Settings(BaseSettings):
     ollama_base_url: str | None = None
     vllm_base_url: str | None = None
     lmstudio_base_url: str | None = None
+    prices: dict[ModelName, PriceSpec] = Field(
+        default_factory=dict,
+        description="Prices per model (USD per million tokens) that win over the price list.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -105,6 +118,13 @@ class Settings(BaseSettings):
                 continue
             target[variable] = value.get_secret_value() if isinstance(value, SecretStr) else value
 
+    def apply_prices(self) -> None:
+        """Make the configured prices the process's price overrides (``set_price`` for each)."""
+        from cadenza.models.pricing import set_price
+
+        for model, spec in self.prices.items():
+            set_price(model, **spec.model_dump())
+
     def redacted(self) -> dict[str, Any]:
         """The settings as data, secrets shown as ``'**********'`` (safe to print or log)."""
         return {k: ("**********" if isinstance(v, SecretStr) else v) for k, v in self if v is not None}
@@ -120,11 +140,16 @@ def get_settings() -> Settings:
     try:
         return Settings()  # type: ignore[call-arg]  # values come from the environment
     except ValidationError as exc:
-        problems = "; ".join(
-            f"CADENZA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{_setting_name(e['loc'])}: {e['msg']}" for e in exc.errors())
         file = config_file()
         where = f" (environment or {file})" if file else " (environment)"
         raise ConfigurationError(f"bad settings{where}: {problems}") from None
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"cannot read the config file {config_file()}: {exc}") from None
+
+
+def _setting_name(loc: tuple[int | str, ...]) -> str:
+    """``CADENZA_LOG_LEVEL``; a price as ``prices."openai:x".input_per_mtok`` (its TOML key)."""
+    if loc and loc[0] == "prices" and len(loc) > 1:
+        return "prices." + ".".join(f'"{p}"' if ":" in str(p) else str(p) for p in loc[1:])
+    return f"CADENZA_{'_'.join(str(p) for p in loc).upper()}"

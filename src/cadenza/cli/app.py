@@ -71,13 +71,14 @@ def _usage_error(console: Console, message: str, as_json: bool) -> typer.Exit:
 
 
 def _prepare() -> None:
-    """Apply the settings: provider keys into the providers' variables, the log level."""
+    """Apply the settings: provider keys into the providers' variables, prices, the log level."""
     import logging
 
     from cadenza.config import get_settings
 
     settings = get_settings()
     settings.export_provider_env()
+    settings.apply_prices()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
 
 

@@ -39,6 +39,9 @@ def serve(
             stderr().print(f"[bold red]✗[/] CADENZA_{field}: {error['msg']}")
         raise typer.Exit(2) from None
     with store_errors(stderr(), False):
+        from cadenza.config import get_settings
+
+        get_settings().apply_prices()  # the config file's model prices hold for every run served
         # Refuse to start on an unreachable database or an old schema with a message, not a traceback.
         asyncio.run(_check_database(settings.database_url))
     app = create_app(settings)

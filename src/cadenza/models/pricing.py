@@ -7,6 +7,9 @@ imported on the first priced call of a real provider, never at ``import cadenza`
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -73,12 +76,29 @@ def clear_price_overrides() -> None:
     _overrides.clear()
 
 
+# Prices that hold only for one run (a workflow file's ``prices:``): a context variable, so two
+# workflows with different prices can run at once in one process (the API) without interfering.
+_scoped: ContextVar[Mapping[str, Price] | None] = ContextVar("cadenza_scoped_prices", default=None)
+
+
+@contextmanager
+def price_scope(prices: Mapping[str, Price]) -> Iterator[None]:
+    """Inside this block (and the tasks started in it) ``prices`` win over every other price."""
+    outer = _scoped.get()
+    token = _scoped.set({**(outer or {}), **prices})
+    try:
+        yield
+    finally:
+        _scoped.reset(token)
+
+
 def cost_of(model: str, usage: Usage) -> Decimal:
     """The USD cost of ``usage`` on ``model`` (``provider:name``); zero for offline models.
 
     An unknown model costs zero and is logged once, so a run never fails for want of a price.
     """
-    override = _overrides.get(model)
+    scoped = _scoped.get()
+    override = (scoped.get(model) if scoped else None) or _overrides.get(model)
     if override is not None:
         return override.cost(usage)
     provider, _, name = model.partition(":")

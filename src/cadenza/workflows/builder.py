@@ -103,7 +103,8 @@ class _Builder:
         root = self._node(self.spec.workflow, ("workflow",))
         budget, ignored = self._budget()
         step: Step = root or _Broken(self.spec.name)
-        resources = RunResources(self.servers, self.memories)
+        prices = {model: spec.price() for model, spec in self.spec.prices.items()}
+        resources = RunResources(self.servers, self.memories, prices)
         if resources:
             step = WithResources(step, resources)
         return Workflow(self.spec, step, self.source, budget, ignored, resources)

@@ -1,4 +1,5 @@
-"""What a workflow file's agents hold open while it runs: MCP servers and long-term memory stores.
+"""What a workflow file's agents hold open while it runs: MCP servers and long-term memory stores
+(and the file's own model prices, in force for the run).
 
 Loading a file only reads the configuration, so ``cadenza validate`` starts nothing. The servers
 are connected when a run starts and closed when it ends — succeeded, failed or cancelled — by
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from cadenza.agents.agent import Agent
     from cadenza.engine.context import StepContext
     from cadenza.memory.agent_memory import AgentMemory
+    from cadenza.models.pricing import Price
     from cadenza.tools.mcp import MCPServerConfig, MCPToolset
     from cadenza.types.results import StepResult
 
@@ -42,15 +44,22 @@ class RunResources:
     """Opens an agent's MCP servers (adding their tools to it) and closes them and its memory
     stores; reference-counted, so nested and concurrent users share one opening."""
 
-    def __init__(self, servers: list[AgentServer], memories: list[AgentMemory]) -> None:
+    def __init__(
+        self,
+        servers: list[AgentServer],
+        memories: list[AgentMemory],
+        prices: Mapping[str, Price] | None = None,
+    ) -> None:
         self.servers = servers
         self.memories = memories
+        #: The file's ``prices:``, in force for each run of it (``price_scope``), not process-wide.
+        self.prices = dict(prices or {})
         self._users = 0
         self._lock = asyncio.Lock()
         self._open: list[tuple[AgentServer, MCPToolset, list[str]]] = []
 
     def __bool__(self) -> bool:
-        return bool(self.servers or self.memories)
+        return bool(self.servers or self.memories or self.prices)
 
     async def __aenter__(self) -> RunResources:
         async with self._lock:
@@ -137,5 +146,8 @@ class WithResources(Step):
         return getattr(self.wrapped, name)
 
     async def invoke(self, ctx: StepContext, input: StepInput) -> StepResult:
-        async with self.resources:
-            return await self.wrapped.invoke(ctx, input)
+        from cadenza.models.pricing import price_scope
+
+        with price_scope(self.resources.prices):
+            async with self.resources:
+                return await self.wrapped.invoke(ctx, input)

@@ -34,6 +34,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from cadenza.models.price_spec import ModelName, PriceSpec
+
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=80)]
 ModelRef = Annotated[
     str | Annotated[list[str], Field(min_length=1)],
@@ -458,6 +460,11 @@ class WorkflowSpec(_Spec):
     )
     workflow: StepNode
     budget: BudgetSpec | None = None
+    prices: dict[ModelName, PriceSpec] = Field(
+        default_factory=dict,
+        description="Prices per model (USD per million tokens) for this workflow's runs; they win "
+        "over the config file's prices and the price list.",
+    )
 
 
 for _model in (PipelineSpec, ParallelSpec, SupervisorSpec, ReflectiveSpec, WorkflowSpec):
