@@ -97,6 +97,7 @@ def explain(tracker: RunTracker, file: Path) -> Text:
             out.append_text(_parallel(tracker, step))
         elif step.kind == "reflective" and "@retry" not in step.path:
             out.append_text(_reflective(tracker, step))
+    out.append_text(_search(tracker, file))
     out.append_text(_gates(tracker))
     out.append("\nTotals  ", style="bold")
     out.append(
@@ -135,8 +136,8 @@ def _supervisor(tracker: RunTracker, step: StepState) -> Text:
     text.append(
         f"'{step.name}': the lead planned {len(subtasks)} subtask(s) for "
         f"{', '.join(dict.fromkeys(subtasks)) or 'no one'} in {plans} planning turn(s); "
-        "independent subtasks ran concurrently, each researcher called its own data tool, "
-        "then the lead merged the findings.\n"
+        "independent subtasks ran concurrently, each researcher called its own data tool and "
+        "web_search, then the lead merged the findings.\n"
     )
     return text
 
@@ -166,6 +167,42 @@ def _reflective(tracker: RunTracker, step: StepState) -> Text:
         "The best draft is kept, not just the last.\n"
     )
     return text
+
+
+_RESULT = re.compile(r'"title": "(?P<title>(?:[^"\\]|\\.)*)", "url": "(?P<url>[^"#]*)')
+
+
+def _search(tracker: RunTracker, file: Path) -> Text:
+    """What web_search found in the example's local corpus: titles and the documents they are in."""
+    searches = [e for e in tracker.tool_events if e.tool == "web_search" and e.output and not e.error]
+    if not searches:
+        return Text()
+    found: dict[str, str] = {}
+    for event in searches:
+        # Read with a pattern, not json.loads: a long tool output is clipped in its event.
+        for match in _RESULT.finditer(event.output or ""):
+            found.setdefault(match.group("title"), _document(match.group("url"), file.parent))
+    text = Text("Search      ", style="bold")
+    text.append(
+        f"the researchers called web_search {len(searches)} time(s) over the research notes in "
+        f"{_document((file.parent / 'corpus').as_uri(), file.parent)}/ (a local SQLite full-text "
+        "index, no network; the notes are illustrative) and used what it found:\n"
+    )
+    for title, document in list(found.items())[:4]:
+        text.append(f"  • {title} ")
+        text.append(f"({document})\n", style="dim")
+    return text
+
+
+def _document(url: str, base: Path) -> str:
+    """A ``file://`` result URL as a path relative to the workflow's folder."""
+    from urllib.parse import unquote, urlparse
+
+    path = Path(unquote(urlparse(url).path))
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
 
 
 def _gates(tracker: RunTracker) -> Text:

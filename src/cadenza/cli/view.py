@@ -76,6 +76,8 @@ class RunTracker:
         self.error_type: str | None = None
         self.model_calls = 0
         self.tool_calls = 0
+        #: Every finished tool call, in order (the demo explains what web_search found).
+        self.tool_events: list[ToolCalled] = []
         self.gates: list[GateChecked] = []
         self.started = time.perf_counter()
 
@@ -96,6 +98,7 @@ class RunTracker:
                 step.model_calls += 1
         elif isinstance(event, ToolCalled):
             self.tool_calls += 1
+            self.tool_events.append(event)
             mark = Text("✗ " if event.error else "⚙ ", style="red" if event.error else "cyan")
             self._note(event.path, mark + Text(f"tool {event.tool} ({event.duration:.2f} s)", style="dim"))
         elif isinstance(event, GateChecked):

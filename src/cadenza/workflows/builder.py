@@ -128,6 +128,9 @@ class _Builder:
             if target == BROKEN_TOOL:
                 self.broken_tools.add(name)
                 continue
+            if isinstance(target, s.SearchToolSpec):
+                self._search_tool(name, target)
+                continue
             obj = self._import(("tools", name), target, "a @tool or a function")
             if obj is None:
                 continue
@@ -146,6 +149,29 @@ class _Builder:
                 self._add(("tools", name), f"not a usable tool: {exc}", value=target)
                 continue
             self.tools[name] = found
+
+    def _search_tool(self, name: str, spec: s.SearchToolSpec) -> None:
+        """``{corpus: FOLDER}``: web_search over the documents in FOLDER (relative to the file).
+
+        Only the folder is checked here; it is indexed on the first search, so validating a file
+        reads no documents.
+        """
+        folder = (self.base_dir / spec.corpus).resolve()
+        if not folder.is_dir():
+            self.broken_tools.add(name)
+            self._add(
+                ("tools", name, "corpus"),
+                f"the search corpus {str(folder)!r} is not a folder",
+                value=spec.corpus,
+                expected="a folder of documents, relative to the workflow file",
+            )
+            return
+        from cadenza.tools.search.local import LocalCorpus
+        from cadenza.tools.search.tool import make_search_tool
+
+        self.tools[name] = make_search_tool(
+            [LocalCorpus(folder)], name=name, max_results=spec.max_results, description=spec.description
+        )
 
     def _import(self, path: DataPath, target: str, expected: str) -> Any:
         try:

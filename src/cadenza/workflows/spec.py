@@ -114,6 +114,40 @@ MemoryField = Annotated[
 ]
 
 
+class SearchToolSpec(_Spec):
+    """A ``web_search`` tool over a folder of documents (the local full-text backend): it works
+    offline, and the folder can ship next to the workflow file."""
+
+    corpus: str = Field(
+        min_length=1,
+        description="A folder of documents (.md, .txt, .html; PDF, DOCX, XLSX, PPTX with the tools "
+        "extra), relative to this file.",
+    )
+    max_results: int = Field(5, ge=1, le=20, description="Results per search when the model asks for none.")
+    description: str | None = Field(
+        None, description="What the tool tells the model it searches (default: web_search's own)."
+    )
+
+
+def _tool_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "import"
+    if isinstance(value, dict | SearchToolSpec):
+        return "search"
+    return None
+
+
+ToolRef = Annotated[
+    Annotated[ImportPath, Tag("import")] | Annotated[SearchToolSpec, Tag("search")],
+    Discriminator(
+        _tool_kind,
+        custom_error_type="tool_ref",
+        custom_error_message="a tool: 'module:attribute' / 'file.py:attribute', or {corpus: FOLDER} "
+        "for web_search over local documents",
+    ),
+]
+
+
 class MCPServerSpec(_Spec):
     """An MCP server whose tools the agent gets: a subprocess over stdio (``command``) or a
     streamable-HTTP endpoint (``url``). Connected when a run starts, closed when it ends."""
@@ -451,8 +485,10 @@ class WorkflowSpec(_Spec):
         "register tools and patterns.",
     )
     defaults: DefaultsSpec = Field(default_factory=lambda: DefaultsSpec.model_validate({}))
-    tools: dict[Name, ImportPath] = Field(
-        default_factory=dict, description="Tools by name: the import path of a @tool or a plain function."
+    tools: dict[Name, ToolRef] = Field(
+        default_factory=dict,
+        description="Tools by name: the import path of a @tool or a plain function, or {corpus: "
+        "FOLDER} for a web_search over local documents.",
     )
     agents: dict[Name, AgentSpec] = Field(default_factory=dict)
     steps: dict[Name, StepNode] = Field(

@@ -80,9 +80,17 @@ def _as_tool_error(backend: SearchBackend, exc: Exception) -> ToolError:
 
 
 def make_search_tool(
-    backends: Sequence[SearchBackend] | None = None, *, name: str = TOOL_NAME, max_results: int = 5
+    backends: Sequence[SearchBackend] | None = None,
+    *,
+    name: str = TOOL_NAME,
+    max_results: int = 5,
+    description: str | None = None,
 ) -> Tool[..., Any]:
-    """A ``web_search`` tool over ``backends`` (by default those the environment configures)."""
+    """A ``web_search`` tool over ``backends`` (by default those the environment configures).
+
+    ``description`` replaces what the model is told the tool searches (e.g. "the team's market
+    research library"), which helps a model pick it for a corpus of its own documents.
+    """
     chosen: list[SearchBackend] | None = list(backends) if backends is not None else None
     cap = max_results
 
@@ -98,7 +106,7 @@ def make_search_tool(
             chosen = backends_from_environment()
         return await search(chosen, query, min(max(max_results, 1), 20))
 
-    return Tool(web_search, name=name, timeout=30.0)
+    return Tool(web_search, name=name, description=description, timeout=30.0)
 
 
 web_search = make_search_tool()
