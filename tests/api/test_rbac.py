@@ -60,6 +60,7 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/v1/runs/{run}/events", None, ALL),
     ("GET", "/v1/runs/{run}/trace", None, ALL),
     ("GET", "/v1/runs/{run}/cost", None, ALL),
+    ("GET", "/v1/runs/{run}/tasks", None, ALL),
     ("GET", "/v1/runs/{run}/stream", None, ALL),
     ("POST", "/v1/runs", {"workflow_id": "{workflow}", "input": "go"}, OPERATE),
     ("POST", "/v1/runs/{run}/cancel", None, OPERATE),
@@ -132,6 +133,7 @@ def test_another_teams_objects_are_404_and_unlisted(api: ApiServer, objects: dic
             f"/v1/runs/{objects['run']}/events",
             f"/v1/runs/{objects['run']}/stream",
             f"/v1/runs/{objects['run']}/cost",
+            f"/v1/runs/{objects['run']}/tasks",
             f"/v1/workflows/{objects['workflow']}",
             f"/v1/agents/{objects['agent']}",
         ):

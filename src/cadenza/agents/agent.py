@@ -117,6 +117,10 @@ class Agent(Step):
         if self.budget is not None:
             # The agent's own limits, per run, on top of the run's (see engine/budget.py).
             ctx.budget = agent_budget(ctx.run, ctx.budget, self.name, self.budget)
+        # A durable run records each agent invocation as a task (cadenza.durable.recorder).
+        tasks = _task_log(ctx.run.sinks) if ctx.run.journal is not None else None
+        if tasks is not None:
+            tasks.task_prompt(ctx.path, prompt)
         messages = self._start_messages(prompt, output_type)
         memory = self.memory
         if memory is not None:
@@ -142,15 +146,19 @@ class Agent(Step):
         text = response.text
         messages.append(Message("assistant", text))
         if output_type is None:
-            return ctx.result(self.name, text, messages=messages)
-        output = await self._parse_or_repair(ctx, messages, schema, output_type, text)
-        confidence = getattr(output, "confidence", None)
-        return ctx.result(
-            self.name,
-            output,
-            messages=messages,
-            confidence=confidence if isinstance(confidence, int | float) else None,
-        )
+            result = ctx.result(self.name, text, messages=messages)
+        else:
+            output = await self._parse_or_repair(ctx, messages, schema, output_type, text)
+            confidence = getattr(output, "confidence", None)
+            result = ctx.result(
+                self.name,
+                output,
+                messages=messages,
+                confidence=confidence if isinstance(confidence, int | float) else None,
+            )
+        if tasks is not None:
+            tasks.task_output(ctx.path, result.output)
+        return result
 
     def _start_messages(self, prompt: str, output_type: Any) -> list[Message]:
         system = self.instructions
@@ -188,6 +196,14 @@ class Agent(Step):
             raise OutputValidationError(
                 self.name, output_schema(output_type).name, str(exc), response.text
             ) from None
+
+
+def _task_log(sinks: Sequence[Any]) -> Any:
+    """The run's sink that records agent invocations as tasks, if any (a durable run's)."""
+    for sink in sinks:
+        if getattr(sink, "task_prompt", None) is not None:
+            return sink
+    return None
 
 
 async def _call_tools_concurrently(

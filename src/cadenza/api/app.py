@@ -27,6 +27,7 @@ from cadenza.api.routers import (
     auth,
     health,
     observability,
+    run_tasks,
     runs,
     stream,
     users,
@@ -64,6 +65,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         observability.router,  # before agents: /v1/agents/stats is not an agent id
         agents.router,
         runs.router,
+        run_tasks.router,
         stream.router,
     ):
         app.include_router(router)

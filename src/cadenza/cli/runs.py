@@ -104,15 +104,18 @@ def show(
     """One run: status, input, output or error, what it waits for, its journal and events."""
     from cadenza.cli.render import print_json, print_output
 
-    async def load(store: Store) -> tuple[RunRecord, int, list[dict[str, Any]]]:
+    async def load(store: Store) -> tuple[RunRecord, int, list[dict[str, Any]], list[dict[str, Any]]]:
+        from cadenza.store.task_records import run_tasks
+
         record = await store.get_run(run_id)
         entries, _ = await store.journal_size(record.id)
-        return record, entries, await store.list_events(record.id) if events else []
+        stored = await store.list_events(record.id) if events else []
+        return record, entries, stored, await run_tasks(store, record.id)
 
     with store_errors(stderr(), json_output):
-        record, entries, stored_events = _with_store(url, load)
+        record, entries, stored_events, tasks = _with_store(url, load)
     if json_output:
-        document = {**record.to_dict(), "journal_entries": entries}
+        document = {**record.to_dict(), "journal_entries": entries, "tasks": _jsonable(tasks)}
         document.pop("flow_ref", None)
         if events:
             document["events"] = stored_events
@@ -143,6 +146,8 @@ def show(
         )
     if record.error and record.status != "succeeded":
         err.print(f"[red]  {record.error_type}: {record.error}[/]")
+    for task in tasks:
+        err.print(f"  task {task['agent']:<16} {_status_text(task['status'])}  {task['path']}")
     for event in stored_events:
         err.print(f"  [dim]{event['seq']:>4}[/] {event['type']:<14} {event['path']}")
     if record.status == "succeeded":

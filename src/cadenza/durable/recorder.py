@@ -2,6 +2,11 @@
 
 Emitting stays a list append: events become JSON rows only when the writer commits them.
 Model text deltas are not stored (the journaled response holds the whole text).
+
+Agent invocations also become ``tasks`` rows (``cadenza.store.task_records``): the agent step's
+start, finish or failure events give its name, status and times; the agent hands its prompt and
+output to ``task_prompt``/``task_output`` (found on the run's sinks). The rows ride along with
+the writer's next batch, like events: no commit of their own.
 """
 
 from __future__ import annotations
@@ -9,7 +14,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cadenza.types.events import Event, LLMCall, TextDelta
+from cadenza.store.task_records import TaskRow
+from cadenza.types.events import Event, LLMCall, StepFailed, StepStarted, TextDelta
 
 if TYPE_CHECKING:
     from cadenza.store.writer import BatchWriter
@@ -18,7 +24,7 @@ if TYPE_CHECKING:
 class EventRecorder:
     """Callable sink for one run attempt; ``seq`` continues across attempts."""
 
-    __slots__ = ("attempt", "run_id", "seq", "workflow", "writer")
+    __slots__ = ("attempt", "run_id", "seq", "tasks", "workflow", "writer")
 
     def __init__(self, writer: BatchWriter, run_id: str, attempt: int, workflow: str, last_seq: int) -> None:
         self.writer = writer
@@ -26,6 +32,7 @@ class EventRecorder:
         self.attempt = attempt
         self.workflow = workflow
         self.seq = last_seq
+        self.tasks: dict[str, TaskRow] = {}  # the agent invocations in flight, by step path
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, TextDelta):
@@ -48,6 +55,37 @@ class EventRecorder:
                     "at": datetime.fromtimestamp(event.at, UTC),
                 }
             )
+        elif getattr(event, "kind", None) == "agent":
+            self._task(event)
+
+    def _task(self, event: Any) -> None:
+        at = datetime.fromtimestamp(event.at, UTC)
+        if isinstance(event, StepStarted):
+            row = self.tasks[event.path] = TaskRow(self.run_id, event.path, event.name, "running", at)
+        else:
+            found = self.tasks.pop(event.path, None)
+            if found is None:
+                return
+            row = found
+            row.finished_at = at
+            if isinstance(event, StepFailed):
+                row.status = "cancelled" if event.error_type == "CancelledError" else "failed"
+                row.error = event.error
+            else:
+                row.status = "succeeded"
+        self.writer.write_task(row)
+
+    def task_prompt(self, path: str, prompt: str) -> None:
+        """The prompt of the agent invocation at ``path`` (its task's description)."""
+        row = self.tasks.get(path)
+        if row is not None:
+            row.description = prompt
+
+    def task_output(self, path: str, output: Any) -> None:
+        """The output of the agent invocation at ``path`` (its task's result)."""
+        row = self.tasks.get(path)
+        if row is not None:
+            row.output = output
 
 
 class _EventRow:

@@ -111,6 +111,11 @@ tasks = Table(
     Column("result", Json),
     Column("status", String(50), nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    # A durable run's agent invocation (migration 0004): its step path, finish time and error.
+    Column("path", String(1024)),
+    Column("finished_at", Timestamp),
+    Column("error", Text),
+    Index("ix_tasks_run_id", "run_id"),
 )
 
 # One row per completed non-deterministic call (model response, tool result, approval decision),

@@ -25,6 +25,9 @@ from sqlalchemy import Connection, insert, select
 from cadenza.store.database import Database, ThreadDatabase
 from cadenza.store.errors import StaleAttemptError
 from cadenza.store.tables import journal_entries, run_events, runs, usage_ledger
+from cadenza.store.task_records import TaskIds, TaskRow
+from cadenza.store.task_records import write as write_tasks
+from cadenza.store.task_records import write_sqlite as write_tasks_sqlite
 
 log = logging.getLogger("cadenza.store")
 
@@ -59,6 +62,8 @@ class BatchWriter:
         self._events: list[Callable[[], dict[str, Any]]] = []
         self._usage: list[dict[str, Any]] = []
         self._jobs: list[_Job] = []
+        self._tasks: list[TaskRow] = []
+        self._task_ids = TaskIds()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -86,6 +91,10 @@ class BatchWriter:
         """Queue a cost-ledger row to be committed with the next batch (like ``write_event``)."""
         self._usage.append(row)
 
+    def write_task(self, row: TaskRow) -> None:
+        """Queue a run's task row (an agent invocation) for the next batch, like ``write_event``."""
+        self._tasks.append(row)
+
     def run_in_batch(self, work: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """Run ``work(conn, *args)`` in the next batch's transaction, after everything queued before
         it is written; the future gets its result once committed."""
@@ -96,7 +105,7 @@ class BatchWriter:
 
     async def flush(self) -> None:
         """Commit everything queued so far (events and ledger rows included)."""
-        if self._journal or self._events or self._usage or self._jobs:
+        if self._journal or self._events or self._usage or self._jobs or self._tasks:
             await self.run_in_batch(_nothing)
 
     async def close(self) -> None:
@@ -122,8 +131,9 @@ class BatchWriter:
             events, self._events = self._events, []
             usage, self._usage = self._usage, []
             jobs, self._jobs = self._jobs, []
-            if journal or events or usage or jobs:
-                await self._commit_batch(journal, events, usage, jobs)
+            tasks, self._tasks = self._tasks, []
+            if journal or events or usage or jobs or tasks:
+                await self._commit_batch(journal, events, usage, jobs, tasks)
 
     async def _commit_batch(
         self,
@@ -131,17 +141,20 @@ class BatchWriter:
         events: list[Callable[[], dict[str, Any]]],
         usage: list[dict[str, Any]],
         jobs: list[_Job],
+        tasks: list[TaskRow] | None = None,
     ) -> None:
+        tasks = tasks or []
         try:
             if isinstance(self._db, ThreadDatabase):
                 rejected, results = await self._db.raw_transaction(
-                    _sqlite_batch, journal, events, usage, jobs
+                    _sqlite_batch, journal, events, usage, jobs, tasks, self._task_ids
                 )
             else:
                 rejected, results = await self._db.transaction(
-                    self._write_batch, journal, events, usage, jobs
+                    self._write_batch, journal, events, usage, jobs, tasks
                 )
         except BaseException as exc:
+            self._task_ids = TaskIds()  # ids made in the failed transaction do not exist
             log.error("batch of %d journal rows and %d jobs failed: %s", len(journal), len(jobs), exc)
             error = exc if isinstance(exc, Exception) else RuntimeError(str(exc))
             for future in [row.future for row in journal] + [job.future for job in jobs]:
@@ -169,8 +182,11 @@ class BatchWriter:
         events: list[Callable[[], dict[str, Any]]],
         usage: list[dict[str, Any]],
         jobs: list[_Job],
+        tasks: list[TaskRow],
     ) -> tuple[list[tuple[JournalRow, int | None]], list[Any]]:
         rejected = self._write(conn, journal, events, usage)
+        if tasks:
+            write_tasks(conn, tasks, self._task_ids)
         return rejected, [job.work(conn, *job.args) for job in jobs]
 
     def _write(
@@ -255,9 +271,13 @@ def _sqlite_batch(
     events: list[Callable[[], dict[str, Any]]],
     usage: list[dict[str, Any]],
     jobs: list[_Job],
+    tasks: list[TaskRow],
+    task_ids: TaskIds,
 ) -> tuple[list[tuple[JournalRow, int | None]], list[Any]]:
     """A whole batch on SQLite's raw connection; jobs get the raw connection too."""
     rejected = _write_sqlite(raw, journal, events, usage)
+    if tasks:
+        write_tasks_sqlite(raw, tasks, task_ids)
     return rejected, [job.work(raw, *job.args) for job in jobs]
 
 

@@ -1,0 +1,362 @@
+"""The seed's ``tasks`` table as a durable run's record of its agent invocations.
+
+Each agent invocation of a run is one ``tasks`` row: the run's workflow and the agent (the
+``workflows``/``agents`` rows of that name in the run's team, created with status ``recorded``
+when the service has none registered), the prompt as ``description``, the output as ``result``,
+a status and timestamps. The run's event recorder queues rows; the batch writer writes them in
+the transaction it commits anyway (``write_sqlite``/``write``), so recording tasks adds no
+commit. A task's id is derived from its run and step path: a resumed run, which replays its
+agents, rewrites the same rows instead of adding copies.
+
+Task rows are a record, not the journal: one that cannot be written (a workflow deleted under a
+run, say) is logged and dropped inside a savepoint, never failing the batch's journal rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, select
+
+from cadenza.store.tables import agents, tasks, workflows
+
+if TYPE_CHECKING:
+    from cadenza.store.store import Store
+
+log = logging.getLogger("cadenza.store")
+_NAMESPACE = uuid.UUID("5d1f3c2e-7a0b-4c6e-9f21-3b8e6a4d2c10")
+RECORDED = "recorded"  # a workflow/agent row made for a run's tasks, not registered via the API
+_CACHE_LIMIT = 4096
+
+
+def task_id(run_id: str, path: str) -> str:
+    return uuid.uuid5(_NAMESPACE, f"{run_id.replace('-', '')}/{path}").hex
+
+
+@dataclass(slots=True)
+class TaskRow:
+    """One agent invocation as the recorder saw it; turned into a row when the batch commits."""
+
+    run_id: str
+    path: str
+    agent: str
+    status: str
+    created_at: datetime
+    description: str | None = None
+    output: Any = None
+    error: str | None = None
+    finished_at: datetime | None = None
+
+    def result_json(self) -> str | None:
+        if self.status != "succeeded":
+            return None
+        from pydantic_core import to_json
+
+        return to_json(self.output, fallback=str).decode()
+
+
+class TaskIds:
+    """The workflow and agent ids tasks point to, resolved once per run and name (per writer)."""
+
+    __slots__ = ("agents", "runs")
+
+    def __init__(self) -> None:
+        self.runs: dict[str, tuple[str, str | None]] = {}  # run id -> (workflow id, team)
+        self.agents: dict[tuple[str | None, str], str] = {}  # (team, agent name) -> agent id
+
+    def trim(self) -> None:
+        if len(self.runs) > _CACHE_LIMIT:
+            self.runs.clear()
+        if len(self.agents) > _CACHE_LIMIT:
+            self.agents.clear()
+
+
+def _latest(rows: list[TaskRow]) -> list[TaskRow]:
+    """One row per task: a task started and finished within a batch is queued twice (one upsert
+    may not touch a row twice on PostgreSQL)."""
+    return list({(row.run_id, row.path): row for row in rows}.values())
+
+
+# SQLite, on the writer's raw connection ------------------------------------------------------------
+
+_SQLITE_UPSERT = (
+    "INSERT INTO tasks (id, workflow_id, agent_id, run_id, path, description, result, status, "
+    "error, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET description = excluded.description, result = excluded.result, "
+    "status = excluded.status, error = excluded.error, finished_at = excluded.finished_at"
+)
+
+
+def write_sqlite(raw: Any, rows: list[TaskRow], ids: TaskIds) -> None:
+    """Write ``rows`` in the batch's transaction on SQLite's raw connection."""
+    from cadenza.store.writer import sqlite_value
+
+    raw.execute("SAVEPOINT cadenza_tasks")
+    try:
+        params = []
+        for row in _latest(rows):
+            workflow_id, team = _run_sqlite(raw, row.run_id, ids)
+            agent_id = _agent_sqlite(raw, team, row.agent, row.created_at, ids)
+            params.append(
+                (
+                    task_id(row.run_id, row.path),
+                    workflow_id,
+                    agent_id,
+                    row.run_id,
+                    row.path,
+                    row.description,
+                    row.result_json(),
+                    row.status,
+                    row.error,
+                    sqlite_value(row.created_at),
+                    sqlite_value(row.finished_at),
+                )
+            )
+        raw.executemany(_SQLITE_UPSERT, params)
+    except Exception as exc:
+        raw.execute("ROLLBACK TO cadenza_tasks")
+        ids.runs.clear()
+        ids.agents.clear()
+        log.error("%d task rows could not be recorded: %s", len(rows), exc)
+    raw.execute("RELEASE cadenza_tasks")
+    ids.trim()
+
+
+def _run_sqlite(raw: Any, run_id: str, ids: TaskIds) -> tuple[str, str | None]:
+    known = ids.runs.get(run_id)
+    if known is not None:
+        return known
+    found = raw.execute("SELECT workflow, workflow_id, team FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if found is None:
+        raise LookupError(f"no run {run_id}")
+    name, workflow_id, team = found
+    if workflow_id is None:
+        workflow_id = _named_sqlite(raw, "workflows", name, team)
+        if workflow_id is None:
+            workflow_id = uuid.uuid4().hex
+            now = _now_sqlite()
+            raw.execute(
+                "INSERT INTO workflows (id, name, status, config, created_at, updated_at, team) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (workflow_id, name, RECORDED, '{"source": "run"}', now, now, team),
+            )
+    ids.runs[run_id] = known = (str(workflow_id), team)
+    return known
+
+
+def _agent_sqlite(raw: Any, team: str | None, name: str, at: datetime, ids: TaskIds) -> str:
+    from cadenza.store.writer import sqlite_value
+
+    known = ids.agents.get((team, name))
+    if known is not None:
+        return known
+    agent_id = _named_sqlite(raw, "agents", name, team)
+    if agent_id is None:
+        agent_id = uuid.uuid4().hex
+        raw.execute(
+            "INSERT INTO agents (id, name, type, status, config, created_at, team) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (agent_id, name, "agent", RECORDED, '{"source": "run"}', sqlite_value(at), team),
+        )
+    ids.agents[(team, name)] = agent_id = str(agent_id)
+    return agent_id
+
+
+def _named_sqlite(raw: Any, table: str, name: str, team: str | None) -> str | None:
+    """The id of the active (registered) or recorded row of that name in the team."""
+    found = raw.execute(
+        f"SELECT id FROM {table} WHERE name = ? AND team IS ? AND status IN ('active', ?) "
+        "ORDER BY status = 'active' DESC, created_at LIMIT 1",
+        (name, team, RECORDED),
+    ).fetchone()
+    return None if found is None else str(found[0])
+
+
+def _now_sqlite() -> str:
+    from cadenza.store.writer import sqlite_value
+
+    return str(sqlite_value(datetime.now(UTC)))
+
+
+# PostgreSQL, on the writer's SQLAlchemy connection ---------------------------------------------------
+
+
+def write(conn: Connection, rows: list[TaskRow], ids: TaskIds) -> None:
+    """Write ``rows`` in the batch's transaction (PostgreSQL, or any SQLAlchemy connection)."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    savepoint = conn.begin_nested()
+    try:
+        params = []
+        for row in _latest(rows):
+            workflow_id, team = _run(conn, row.run_id, ids)
+            result = row.result_json()
+            params.append(
+                {
+                    "id": task_id(row.run_id, row.path),
+                    "workflow_id": workflow_id,
+                    "agent_id": _agent(conn, team, row.agent, row.created_at, ids),
+                    "run_id": row.run_id,
+                    "path": row.path,
+                    "description": row.description,
+                    "result": None if result is None else _loads(result),
+                    "status": row.status,
+                    "error": row.error,
+                    "created_at": row.created_at,
+                    "finished_at": row.finished_at,
+                }
+            )
+        statement = insert(tasks)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[tasks.c.id],
+                set_={
+                    c: statement.excluded[c]
+                    for c in ("description", "result", "status", "error", "finished_at")
+                },
+            ),
+            params,
+        )
+    except Exception as exc:
+        savepoint.rollback()
+        ids.runs.clear()
+        ids.agents.clear()
+        log.error("%d task rows could not be recorded: %s", len(rows), exc)
+    else:
+        savepoint.commit()
+    ids.trim()
+
+
+def _run(conn: Connection, run_id: str, ids: TaskIds) -> tuple[str, str | None]:
+    from cadenza.store.tables import runs
+
+    known = ids.runs.get(run_id)
+    if known is not None:
+        return known
+    found = conn.execute(
+        select(runs.c.workflow, runs.c.workflow_id, runs.c.team).where(runs.c.id == run_id)
+    ).first()
+    if found is None:
+        raise LookupError(f"no run {run_id}")
+    name, workflow_id, team = found
+    if workflow_id is None:
+        workflow_id = _named(conn, workflows, name, team)
+        if workflow_id is None:
+            workflow_id = uuid.uuid4().hex
+            now = datetime.now(UTC)
+            conn.execute(
+                workflows.insert().values(
+                    id=workflow_id,
+                    name=name,
+                    status=RECORDED,
+                    config={"source": "run"},
+                    created_at=now,
+                    updated_at=now,
+                    team=team,
+                )
+            )
+    ids.runs[run_id] = known = (str(workflow_id), team)
+    return known
+
+
+def _agent(conn: Connection, team: str | None, name: str, at: datetime, ids: TaskIds) -> str:
+    known = ids.agents.get((team, name))
+    if known is not None:
+        return known
+    agent_id = _named(conn, agents, name, team)
+    if agent_id is None:
+        agent_id = uuid.uuid4().hex
+        conn.execute(
+            agents.insert().values(
+                id=agent_id,
+                name=name,
+                type="agent",
+                status=RECORDED,
+                config={"source": "run"},
+                created_at=at,
+                team=team,
+            )
+        )
+    ids.agents[(team, name)] = agent_id = str(agent_id)
+    return agent_id
+
+
+def _named(conn: Connection, table: Any, name: str, team: str | None) -> str | None:
+    found = conn.execute(
+        select(table.c.id)
+        .where(
+            table.c.name == name,
+            table.c.team.is_(None) if team is None else table.c.team == team,
+            table.c.status.in_(("active", RECORDED)),
+        )
+        .order_by((table.c.status == "active").desc(), table.c.created_at)
+        .limit(1)
+    ).first()
+    return None if found is None else str(found[0])
+
+
+def _loads(text: str) -> Any:
+    import json
+
+    return json.loads(text)
+
+
+# Reading ---------------------------------------------------------------------------------------------
+
+
+async def run_tasks(
+    store: Store, run_id: str, *, limit: int | None = None, offset: int = 0
+) -> list[dict[str, Any]]:
+    """A run's tasks in the order they started: agent, workflow, prompt, output, status, times."""
+    query = (
+        select(
+            tasks.c.id,
+            tasks.c.path,
+            agents.c.name.label("agent"),
+            tasks.c.agent_id,
+            workflows.c.name.label("workflow"),
+            tasks.c.workflow_id,
+            tasks.c.description,
+            tasks.c.result,
+            tasks.c.status,
+            tasks.c.error,
+            tasks.c.created_at,
+            tasks.c.finished_at,
+        )
+        .select_from(
+            tasks.outerjoin(agents, agents.c.id == tasks.c.agent_id).outerjoin(
+                workflows, workflows.c.id == tasks.c.workflow_id
+            )
+        )
+        .where(tasks.c.run_id == run_id.replace("-", ""))
+        .order_by(tasks.c.created_at, tasks.c.path)
+        .limit(limit)
+        .offset(offset)
+    )
+    async with store.engine.connect() as conn:
+        found = (await conn.execute(query)).all()
+    return [
+        {
+            **row._mapping,
+            "id": _hex(row.id),
+            "agent_id": _hex(row.agent_id),
+            "workflow_id": _hex(row.workflow_id),
+            "created_at": _aware(row.created_at),
+            "finished_at": _aware(row.finished_at),
+        }
+        for row in found
+    ]
+
+
+def _hex(value: Any) -> str | None:
+    return None if value is None else str(value).replace("-", "")
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
