@@ -134,3 +134,15 @@ def test_bad_workflow_prices_are_positioned_errors() -> None:
     negative = problems[f"prices.{MODEL}.input_per_mtok"]
     assert negative.line == 11 and "greater than or equal to 0" in negative.message
     assert problems[f"prices.{MODEL}.cache_rate"].line == 13
+
+
+def test_workflows_registered_over_http_cannot_set_prices() -> None:
+    from cadenza.api.specs import check_workflow
+
+    text = FLOW + f'prices:\n  "{MODEL}": {{input_per_mtok: 0, output_per_mtok: 0}}\n'
+    with pytest.raises(WorkflowFileError) as info:
+        check_workflow(text, "flow.yaml", allow_imports=True, model_override=None)
+    [problem] = info.value.problems
+    assert problem.key == "prices" and problem.line == 6
+    assert "set by the server's configuration" in problem.message
+    assert check_workflow(FLOW, "flow.yaml", allow_imports=False, model_override=None).name == "priced"

@@ -19,6 +19,8 @@ _NO_ENV = "environment references are not allowed in workflows registered over H
 _NO_IMPORT = (
     "Python imports are not allowed in workflows registered over HTTP (server setting allow_python_imports)"
 )
+# A workflow's own prices would let its author price its runs (and so budgets and cost reports).
+_NO_PRICES = "model prices are set by the server's configuration, not by workflows registered over HTTP"
 
 
 def spec_text(spec: str | dict[str, Any]) -> str:
@@ -33,6 +35,8 @@ def check_workflow(text: str, file: str, *, allow_imports: bool, model_override:
     source = parse(text, file, {})
     problems = list(source.problems)
     problems += [source.problem(path, _NO_ENV, value=raw) for path, raw in source.env_refs.items()]
+    if isinstance(source.data, dict) and "prices" in source.data:
+        problems.append(source.problem(("prices",), _NO_PRICES, at_key=True, show_value=False))
     if not allow_imports:
         problems += [source.problem(path, _NO_IMPORT, value=value) for path, value in _import_paths(source)]
     if problems:
