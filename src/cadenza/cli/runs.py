@@ -238,6 +238,9 @@ def recover(url: UrlOpt = None, json_output: JsonOpt = False) -> None:
     from cadenza.durable import recover_runs
 
     with store_errors(stderr(), json_output):
+        from cadenza.config import get_settings
+
+        get_settings().apply_prices()  # recovered runs are priced like `cadenza run`
         outcome = _with_store(url, recover_runs)
     if json_output:
         print_json({"recovered": outcome})
