@@ -147,3 +147,20 @@ def test_runs_show_json_lists_the_tasks(sqlite_url: str) -> None:
     assert document["tasks"][1]["result"] == document["output"]
     text = CliRunner().invoke(app, ["runs", "show", run_id], env=env)
     assert "researcher" in text.output and "writer" in text.output
+
+
+async def test_a_task_row_that_cannot_be_written_never_fails_the_run(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tasks are a record: an unwritable row (here an agent id that does not exist) is logged and
+    dropped, the run's journal and result are not touched, and the next batch recovers."""
+    writer: Any = store.writer
+    writer._task_ids.agents[(None, "researcher")] = "f" * 32  # no such agent: a foreign-key error
+    result = await run_durable(pipeline(), "still fine", store=store)
+    assert result.status == "succeeded"
+    assert (await store.get_run(result.run_id)).status == "succeeded"
+    entries, _ = await store.journal_size(result.run_id)
+    assert entries == 2
+    assert "task rows could not be recorded" in caplog.text
+    again = await run_durable(pipeline(), "recovered", store=store)
+    assert [t["agent"] for t in await run_tasks(store, again.run_id)] == ["researcher", "writer"]
