@@ -124,7 +124,7 @@ def test_list_runs_filters_and_caps_pages(api: ApiServer) -> None:
         ]
         for run_id in ids:
             wait_for_run(client, run_id)
-        page = client.get("/v1/runs", params={"workflow": "writer", "status": "succeeded", "limit": 2}).json()
+        page = client.get("/v1/runs", params={"workflow": "paged", "status": "succeeded", "limit": 2}).json()
         assert len(page["items"]) == 2 and page["next_offset"] == 2
         assert all(r["status"] == "succeeded" for r in page["items"])
         assert client.get("/v1/runs", params={"limit": 101}).status_code == 422

@@ -115,6 +115,7 @@ class RunService:
             store=db,
             run_id=run_id,
             flow_ref=flow_ref,
+            workflow=workflow.name,
             budget=workflow.budget,
             sinks=[sink],
         )

@@ -42,6 +42,7 @@ async def run_durable(
     store: Store | None = None,
     run_id: str | None = None,
     flow_ref: dict[str, Any] | None = None,
+    workflow: str | None = None,
     conversation: str | None = None,
     state: dict[str, Any] | None = None,
     budget: Any = None,
@@ -52,8 +53,10 @@ async def run_durable(
     """Run ``flow`` durably: stored, journaled, resumable after a crash, able to pause.
 
     ``flow_ref`` (see ``cadenza.durable.flows``) lets another process rebuild the flow to resume
-    the run; ``conversation`` continues a thread (its messages and context seed this run).
-    Without ``store`` the default store is opened (``$CADENZA_DATABASE_URL`` or the SQLite file).
+    the run; ``workflow`` is the name the run is stored, listed, costed and budgeted under (a
+    workflow file's ``name:``; default the flow's own name); ``conversation`` continues a thread
+    (its messages and context seed this run). Without ``store`` the default store is opened
+    (``$CADENZA_DATABASE_URL`` or the SQLite file).
     """
     async with _store_or_default(store) as db:
         the_task = Task.of(task)
@@ -62,7 +65,7 @@ async def run_durable(
         key = _new_run_id(run_id)
         record = await db.create_run(
             run_id=key,
-            workflow=flow.name,
+            workflow=workflow or flow.name,
             task=task_to_dict(the_task, state),
             owner=process_owner(),
             flow_ref=flow_ref,
@@ -230,7 +233,7 @@ async def _execute(
     run = RunState(
         record.id,
         task,
-        flow.name,
+        record.workflow,
         state=state,
         sinks=[recorder, *(sinks or ())],
         budget=budget,
