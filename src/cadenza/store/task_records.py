@@ -8,9 +8,10 @@ the transaction it commits anyway (``write_sqlite``/``write``), so recording tas
 commit. A task's id is derived from its run and step path: a resumed run, which replays its
 agents, rewrites the same rows instead of adding copies.
 
-Task rows are a record, not the journal: one that cannot be written (a workflow deleted under a
-run, say) is logged and dropped (within a savepoint on PostgreSQL, a failed statement on SQLite),
-never failing the batch's journal rows.
+Task rows are a record, not the journal, and must never fail the batch's journal rows: they are
+written with INSERT ... SELECT, so a row whose run is gone is skipped and a workflow or agent id
+that no longer exists (only tampering hard-deletes them) becomes NULL instead of a foreign-key
+error; no savepoint is needed (on PostgreSQL each one is a round trip per batch).
 """
 
 from __future__ import annotations
@@ -91,9 +92,12 @@ def _latest(rows: list[TaskRow]) -> list[TaskRow]:
 
 # SQLite, on the writer's raw connection ------------------------------------------------------------
 
+# INSERT ... SELECT: a row whose run is gone is skipped, and a workflow or agent id that does not
+# exist (only tampering hard-deletes them) becomes NULL: task rows cannot fail the batch.
 _SQLITE_UPSERT = (
     "INSERT INTO tasks (id, workflow_id, agent_id, run_id, path, description, result, status, "
-    "error, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "error, created_at, finished_at) SELECT ?, (SELECT id FROM workflows WHERE id = ?), "
+    "(SELECT id FROM agents WHERE id = ?), id, ?, ?, ?, ?, ?, ?, ? FROM runs WHERE id = ? "
     "ON CONFLICT (id) DO UPDATE SET description = excluded.description, result = excluded.result, "
     "status = excluded.status, error = excluded.error, finished_at = excluded.finished_at"
 )
@@ -122,14 +126,14 @@ def write_sqlite(raw: Any, rows: list[TaskRow], ids: TaskIds) -> None:
                     task_id(row.run_id, row.path),
                     workflow_id,
                     agent_id,
-                    row.run_id,
-                    row.path,
+                    row.path[:1024],
                     row.description,
                     row.result_json(),
                     row.status,
                     row.error,
                     sqlite_value(row.created_at),
                     sqlite_value(row.finished_at),
+                    row.run_id,
                 )
             )
         raw.executemany(_SQLITE_UPSERT, params)
@@ -208,81 +212,117 @@ def _now_sqlite() -> str:
 
 
 def write(conn: Connection, rows: list[TaskRow], ids: TaskIds) -> None:
-    """Write ``rows`` in the batch's transaction (PostgreSQL, or any SQLAlchemy connection)."""
-    from sqlalchemy.dialects.postgresql import insert
-
-    savepoint = conn.begin_nested()
-    try:
-        params = []
-        for row in _latest(rows):
-            workflow_id, team = _run(conn, row.run_id, ids)
-            result = row.result_json()
-            params.append(
-                {
-                    "id": task_id(row.run_id, row.path),
-                    "workflow_id": workflow_id,
-                    "agent_id": _agent(conn, team, row.agent, row.created_at, ids),
-                    "run_id": row.run_id,
-                    "path": row.path,
-                    "description": row.description,
-                    "result": None if result is None else _loads(result),
-                    "status": row.status,
-                    "error": row.error,
-                    "created_at": row.created_at,
-                    "finished_at": row.finished_at,
-                }
-            )
-        statement = insert(tasks)
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[tasks.c.id],
-                set_={
-                    c: statement.excluded[c]
-                    for c in ("description", "result", "status", "error", "finished_at")
-                },
-            ),
-            params,
+    """Write ``rows`` in the batch's transaction (PostgreSQL): one statement, no savepoint (each
+    one is a round trip), and like SQLite's it cannot fail on a missing run, workflow or agent."""
+    rows = _latest(rows)
+    _runs(conn, {_hex_id(row.run_id) for row in rows}, ids)
+    params = []
+    for row in rows:
+        run = ids.runs.get(_hex_id(row.run_id))
+        if run is None:  # the run was deleted meanwhile
+            continue
+        workflow_id, team = run
+        result = row.result_json()
+        params.append(
+            {
+                "t_id": task_id(row.run_id, row.path),
+                "t_workflow_id": workflow_id,
+                "t_agent_id": _agent(conn, team, row.agent, row.created_at, ids),
+                "t_run_id": row.run_id,
+                "t_path": row.path[:1024],
+                "t_description": row.description,
+                "t_result": None if result is None else _loads(result),
+                "t_status": row.status,
+                "t_error": row.error,
+                "t_created_at": row.created_at,
+                "t_finished_at": row.finished_at,
+            }
         )
-    except Exception as exc:
-        savepoint.rollback()
-        ids.clear()
-        log.error("%d task rows could not be recorded: %s", len(rows), exc)
-    else:
-        savepoint.commit()
+    if params:
+        conn.execute(_pg_upsert(), params)
     ids.trim()
 
 
-def _run(conn: Connection, run_id: str, ids: TaskIds) -> tuple[str, str | None]:
+_PG_UPSERT: list[Any] = []
+_UPDATED = ("description", "result", "status", "error", "finished_at")
+
+
+def _pg_upsert() -> Any:
+    """INSERT ... SELECT ... ON CONFLICT DO UPDATE, built once (the SQLite statement's twin)."""
+    if _PG_UPSERT:
+        return _PG_UPSERT[0]
+    from sqlalchemy import bindparam
+    from sqlalchemy.dialects.postgresql import insert
+
     from cadenza.store.tables import runs
 
-    known = ids.runs.get(run_id)
-    if known is not None:
-        return known
+    def param(name: str) -> Any:
+        return bindparam(f"t_{name}", type_=tasks.c[name].type)
+
+    source = select(
+        param("id"),
+        select(workflows.c.id).where(workflows.c.id == param("workflow_id")).scalar_subquery(),
+        select(agents.c.id).where(agents.c.id == param("agent_id")).scalar_subquery(),
+        runs.c.id,
+        *(param(name) for name in ("path", "description", "result", "status", "error")),
+        param("created_at"),
+        param("finished_at"),
+    ).where(runs.c.id == param("run_id"))
+    columns = [
+        "id",
+        "workflow_id",
+        "agent_id",
+        "run_id",
+        "path",
+        "description",
+        "result",
+        "status",
+        "error",
+        "created_at",
+        "finished_at",
+    ]
+    statement = insert(tasks).from_select(columns, source)
+    _PG_UPSERT.append(
+        statement.on_conflict_do_update(
+            index_elements=[tasks.c.id], set_={c: statement.excluded[c] for c in _UPDATED}
+        )
+    )
+    return _PG_UPSERT[0]
+
+
+def _runs(conn: Connection, run_ids: set[str], ids: TaskIds) -> None:
+    """Resolve the workflow and team of the runs not seen yet, with one query for the batch."""
+    from cadenza.store.tables import runs
+
+    missing = [run_id for run_id in run_ids if run_id not in ids.runs]
+    if not missing:
+        return
     found = conn.execute(
-        select(runs.c.workflow, runs.c.workflow_id, runs.c.team).where(runs.c.id == run_id)
-    ).first()
-    if found is None:
-        raise LookupError(f"no run {run_id}")
-    name, workflow_id, team = found
-    if workflow_id is None:
-        workflow_id = ids.workflows.get((team, name)) or _named(conn, workflows, name, team)
+        select(runs.c.id, runs.c.workflow, runs.c.workflow_id, runs.c.team).where(runs.c.id.in_(missing))
+    ).all()
+    for run_id, name, workflow_id, team in found:
         if workflow_id is None:
-            workflow_id = uuid.uuid4().hex
-            now = datetime.now(UTC)
-            conn.execute(
-                workflows.insert().values(
-                    id=workflow_id,
-                    name=name,
-                    status=RECORDED,
-                    config={"source": "run"},
-                    created_at=now,
-                    updated_at=now,
-                    team=team,
+            workflow_id = ids.workflows.get((team, name)) or _named(conn, workflows, name, team)
+            if workflow_id is None:
+                workflow_id = uuid.uuid4().hex
+                now = datetime.now(UTC)
+                conn.execute(
+                    workflows.insert().values(
+                        id=workflow_id,
+                        name=name,
+                        status=RECORDED,
+                        config={"source": "run"},
+                        created_at=now,
+                        updated_at=now,
+                        team=team,
+                    )
                 )
-            )
-        ids.workflows[(team, name)] = str(workflow_id)
-    ids.runs[run_id] = known = (str(workflow_id), team)
-    return known
+            ids.workflows[(team, name)] = str(workflow_id)
+        ids.runs[_hex_id(run_id)] = (str(workflow_id), team)
+
+
+def _hex_id(value: Any) -> str:
+    return str(value).replace("-", "")
 
 
 def _agent(conn: Connection, team: str | None, name: str, at: datetime, ids: TaskIds) -> str:
