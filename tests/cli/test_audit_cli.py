@@ -149,6 +149,10 @@ def test_run_commands_are_audited(db_url: str) -> None:
     row = last(store_url, "reject_run")
     assert_cli_row(row, action="reject_run", status=409, outcome="rejected", target=f"run:{other}")
 
+    assert cli(store_url, "runs", "recover").exit_code == 0
+    row = last(store_url, "recover_runs")
+    assert row["outcome"] == "success" and row["detail"] == {"source": "cli", "target": None, "recovered": {}}
+
     unknown = "0" * 32
     assert cli(store_url, "runs", "resume", unknown).exit_code == 2
     row = last(store_url, "resume_run")

@@ -241,7 +241,17 @@ def recover(url: UrlOpt = None, json_output: JsonOpt = False) -> None:
         from cadenza.config import get_settings
 
         get_settings().apply_prices()  # recovered runs are priced like `cadenza run`
-        outcome = _with_store(url, recover_runs)
+        outcome = _with_store(
+            url,
+            lambda store: _audited(
+                store,
+                recover_runs(store),
+                action="recover_runs",
+                command="cadenza runs recover",
+                target=None,
+                detail=lambda found: {"recovered": dict(found)},
+            ),
+        )
     if json_output:
         print_json({"recovered": outcome})
         return
