@@ -77,7 +77,12 @@ def test_config_file_prices_price_a_cadenza_run(llm_server: FakeLLMServer, tmp_p
     }
     ran = subprocess.run(
         [CADENZA, "run", "flow.yaml", "-i", "Cargo bikes", "--json", "--no-store"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     assert ran.returncode == 0, ran.stderr
     doc = json.loads(ran.stdout)
@@ -124,8 +129,10 @@ async def test_workflow_file_prices_hold_for_its_runs_only(
 
 
 def test_bad_workflow_prices_are_positioned_errors() -> None:
-    text = FLOW + 'prices:\n  gpt-4.1:\n    input_per_mtok: 1\n    output_per_mtok: 1\n' + (
-        f'  "{MODEL}":\n    input_per_mtok: -2\n    output_per_mtok: 1\n    cache_rate: 1\n'
+    text = (
+        FLOW
+        + "prices:\n  gpt-4.1:\n    input_per_mtok: 1\n    output_per_mtok: 1\n"
+        + (f'  "{MODEL}":\n    input_per_mtok: -2\n    output_per_mtok: 1\n    cache_rate: 1\n')
     )
     with pytest.raises(WorkflowFileError) as info:
         load_workflow_text(text, "flow.yaml")

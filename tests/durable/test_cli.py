@@ -234,7 +234,14 @@ def test_fork_with_another_model_replays_earlier_steps_and_reruns_the_rest(db: s
     with FakeLLMServer() as server:
         server.set_default("openai", Reply(text=polished))
         forked = cadenza(
-            "runs", "fork", ran["run_id"], "--from", stages[2], "--model", "openai:gpt-4.1-mini", "--json",
+            "runs",
+            "fork",
+            ran["run_id"],
+            "--from",
+            stages[2],
+            "--model",
+            "openai:gpt-4.1-mini",
+            "--json",
             db=db,
             extra_env={"OPENAI_BASE_URL": server.openai_url, "OPENAI_API_KEY": "test-key"},
         )
