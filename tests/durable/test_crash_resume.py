@@ -133,8 +133,10 @@ def check_resume(
     assert state["status"] == "succeeded" and state["attempt"] == 2
 
 
-def run_scenarios(url: str, server: FakeLLMServer) -> None:
+def run_scenarios(url: str, server: FakeLLMServer) -> list[str]:
+    """Every kill point in turn; returns the ones exercised (each asserted on the way)."""
     reference = reference_output(url, server)
+    exercised: list[str] = []
     for crash_at, journaled, resent in HOOKED:
         server.reset()
         run_id = uuid.uuid4().hex
@@ -147,6 +149,7 @@ def run_scenarios(url: str, server: FakeLLMServer) -> None:
         if resent is not None:
             assert calls_by_stage(server)[resent] == 2
         assert sum(calls_by_stage(server).values()) == 3 + (resent is not None)
+        exercised.append(crash_at)
 
     # A SIGKILL from outside while the analyst's request is in flight (the server holds it).
     server.reset()
@@ -168,6 +171,7 @@ def run_scenarios(url: str, server: FakeLLMServer) -> None:
     check_resume(url, run_id, server, ["researcher"], reference)
     # The analyst's call never completed, so it is the one call sent again.
     assert calls_by_stage(server) == {"researcher": 1, "analyst": 2, "writer": 1}
+    exercised.append("external SIGKILL with a request in flight")
 
     # Killed again after the analyst's answer was journaled; this time `cadenza runs recover`
     # (what a service or worker runs on start) finds the orphaned run and finishes it.
@@ -181,15 +185,20 @@ def run_scenarios(url: str, server: FakeLLMServer) -> None:
     assert calls_by_stage(server) == {"researcher": 1, "analyst": 1, "writer": 1}
     shown = json.loads(cli(url, "runs", "show", run_id, "--json").stdout)
     assert shown["output"] == reference["output"] and shown["attempt"] == 2
+    exercised.append("recovered by cadenza runs recover")
+    return exercised
+
+
+KILL_POINTS = len(HOOKED) + 2
 
 
 def test_sigkill_and_resume_on_sqlite(server: FakeLLMServer, tmp_path: Path) -> None:
-    run_scenarios(f"sqlite:///{tmp_path}/cadenza.db", server)
+    assert len(run_scenarios(f"sqlite:///{tmp_path}/cadenza.db", server)) == KILL_POINTS
 
 
 def test_sigkill_and_resume_on_postgresql(server: FakeLLMServer, postgres_url: str) -> None:
     asyncio.run(_upgrade(postgres_url))
-    run_scenarios(postgres_url, server)
+    assert len(run_scenarios(postgres_url, server)) == KILL_POINTS
 
 
 async def _upgrade(url: str) -> None:

@@ -296,7 +296,8 @@ def corpus_folder(tmp_path: Path) -> Path:
     return folder
 
 
-async def _exercise_corpus(corpus: LocalCorpus, folder: Path) -> None:
+async def _exercise_corpus(corpus: LocalCorpus, folder: Path) -> int:
+    """Search, update and re-index a corpus, asserting each step; returns the searches made."""
     results = await corpus.search("tidal barrage", 5)
     assert results[0].title == "Tidal power in Brittany"
     assert results[0].url.startswith((folder / "tidal.md").as_uri())
@@ -310,12 +311,13 @@ async def _exercise_corpus(corpus: LocalCorpus, folder: Path) -> None:
     assert (await corpus.search("geothermal", 5))[0].snippet.startswith("[Geothermal]")
     assert await corpus.search("offshore turbines", 5) == []
     assert await corpus.refresh() == 0, "nothing changed since the last search"
+    return 6
 
 
 async def test_local_corpus_on_sqlite_fts5(corpus_folder: Path, tmp_path: Path) -> None:
     corpus = LocalCorpus(corpus_folder, index_url=str(tmp_path / "index.db"))
     try:
-        await _exercise_corpus(corpus, corpus_folder)
+        assert await _exercise_corpus(corpus, corpus_folder) == 6
     finally:
         await corpus.close()
     # the index persists: a new corpus object over the same file has nothing to re-index
@@ -337,7 +339,7 @@ async def test_local_corpus_on_postgresql(corpus_folder: Path, pg_url: str) -> N
     corpus = LocalCorpus(corpus_folder, index_url=pg_url)
     corpus.namespace = f"corpus:test-{uuid.uuid4().hex}"
     try:
-        await _exercise_corpus(corpus, corpus_folder)
+        assert await _exercise_corpus(corpus, corpus_folder) == 6
     finally:
         index = await corpus.index()
         await index.delete(corpus.namespace)

@@ -30,7 +30,8 @@ def test_schema_is_a_valid_json_schema() -> None:
 @pytest.mark.parametrize("example", sorted(EXAMPLES.rglob("*.yaml")), ids=lambda p: p.name)
 def test_every_example_matches_the_schema(example: Path) -> None:
     data = yaml.safe_load(example.read_text())
-    jsonschema.Draft202012Validator(workflow_json_schema()).validate(data)
+    errors = [e.message for e in jsonschema.Draft202012Validator(workflow_json_schema()).iter_errors(data)]
+    assert errors == [], f"{example.name}: {errors}"
 
 
 @pytest.mark.parametrize(
