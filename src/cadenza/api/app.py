@@ -79,8 +79,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 def _lifespan(settings: ApiSettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from cadenza.config import get_settings
         from cadenza.observability.metrics import enable_metrics
 
+        # The config file's model prices hold for every run served, however the app was started.
+        get_settings().apply_prices()
         store = await Store.open(settings.database_url, upgrade=settings.upgrade_database)
         enable_metrics()  # every run of this process feeds GET /metrics
         tokens = TokenIssuer(

@@ -41,7 +41,7 @@ def serve(
     with store_errors(stderr(), False):
         from cadenza.config import get_settings
 
-        get_settings().apply_prices()  # the config file's model prices hold for every run served
+        get_settings()  # a bad config file is a message here; the app applies its prices at start
         # Refuse to start on an unreachable database or an old schema with a message, not a traceback.
         asyncio.run(_check_database(settings.database_url))
     app = create_app(settings)

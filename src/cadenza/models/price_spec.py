@@ -16,8 +16,11 @@ from cadenza.models.pricing import Price
 
 ModelName = Annotated[
     str,
-    StringConstraints(pattern=r"^[^:\s]+:\S+$"),
-    Field(description="A model string, provider:name (e.g. openai:ft:gpt-4.1-mini:acme)."),
+    StringConstraints(pattern=r"^(offline|[^:\s]+:\S+)$"),
+    Field(
+        description="A model string, provider:name (e.g. openai:ft:gpt-4.1-mini:acme), or offline "
+        "(to simulate costs in demos and tests)."
+    ),
 ]
 _Rate = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 
