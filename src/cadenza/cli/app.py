@@ -109,7 +109,9 @@ def run_outcome(flow: Workflow, task: str, options: RunOptions) -> RunOutcome:
 
     from cadenza.cli.execute import RunOutcome, execute_flow
     from cadenza.cli.view import RunTracker
+    from cadenza.engine.tuning import tune_gc_for_throughput
 
+    tune_gc_for_throughput()  # after loading the workflow: its objects are frozen out of the GC's view
     try:
         return asyncio.run(execute_flow(flow, task, options))
     except KeyboardInterrupt:
