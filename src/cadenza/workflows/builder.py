@@ -31,7 +31,7 @@ from cadenza.workflows.gates import AllGates, TextGate
 from cadenza.workflows.imports import ImportProblem, import_module, import_object
 from cadenza.workflows.resources import AgentServer, RunResources, WithResources
 from cadenza.workflows.source import Path as DataPath
-from cadenza.workflows.source import Source
+from cadenza.workflows.source import Source, data_at
 from cadenza.workflows.workflow import Workflow
 
 if TYPE_CHECKING:
@@ -446,7 +446,7 @@ class _Builder:
         return out
 
     def _gate_list(self, gate_specs: list[Any], path: DataPath) -> Gate | None:
-        listed = isinstance(_data_at(self.source.data, path), list)
+        listed = isinstance(data_at(self.source.data, path), list)
         built = [self._gate(g, (*path, i) if listed else path) for i, g in enumerate(gate_specs)]
         if any(g is None for g in built):
             return None
@@ -633,12 +633,3 @@ def _first(*values: Any) -> Any:
 def _did_you_mean(name: str, known: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _data_at(data: Any, path: DataPath) -> Any:
-    for part in path:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data

@@ -16,7 +16,7 @@ from typing import Any
 
 from cadenza.workflows.errors import Problem, WorkflowFileError
 from cadenza.workflows.source import Path as DataPath
-from cadenza.workflows.source import Source, parse
+from cadenza.workflows.source import Source, data_at, parse
 from cadenza.workflows.workflow import Workflow
 
 
@@ -121,7 +121,7 @@ def _repair(data: dict[str, Any], path: DataPath) -> None:
     if node_at is not None:
         if _drop_pattern_option(data, path, node_at):
             return
-        parent = _data_at(data, node_at[:-1])
+        parent = data_at(data, node_at[:-1])
         if isinstance(parent, dict | list):
             parent[node_at[-1]] = BROKEN  # type: ignore[index]
         return
@@ -131,13 +131,13 @@ def _repair(data: dict[str, Any], path: DataPath) -> None:
         return
     depth = {"agents": 3, "tools": 2, "budget": 2, "defaults": 2}.get(str(path[0]), 1)
     target = path[:depth]
-    if path[0] == "agents" and len(path) >= 2 and not isinstance(_data_at(data, path[:2]), dict):
+    if path[0] == "agents" and len(path) >= 2 and not isinstance(data_at(data, path[:2]), dict):
         target = path[:2]
-        parent = _data_at(data, ("agents",))
+        parent = data_at(data, ("agents",))
         if isinstance(parent, dict):
             parent[path[1]] = {}
         return
-    parent = _data_at(data, target[:-1])
+    parent = data_at(data, target[:-1])
     if isinstance(parent, dict):
         if target == ("name",):
             parent["name"] = "workflow"
@@ -156,7 +156,7 @@ def _drop_pattern_option(data: dict[str, Any], path: DataPath, node_at: DataPath
     Its children and other settings then still get their reference checks.
     """
     rest = path[len(node_at) :]
-    node = _data_at(data, node_at)
+    node = data_at(data, node_at)
     if len(rest) < 2 or not isinstance(node, dict) or len(node) != 1 or rest[0] not in node:
         return False
     options = node[rest[0]]
@@ -178,7 +178,7 @@ def problems_from_validation(source: Source, exc: Any, prefix: DataPath, root: A
     from cadenza.workflows.spec import StepNode
 
     root = StepNode if root is None else root
-    data = _data_at(source.data, prefix)
+    data = data_at(source.data, prefix)
     grouped: dict[tuple[DataPath, bool], list[dict[str, Any]]] = {}
     for error in exc.errors(include_url=False):
         path, at_key = _data_path(data, error["loc"])
@@ -190,15 +190,6 @@ def problems_from_validation(source: Source, exc: Any, prefix: DataPath, root: A
         problem = _problem(source, path, at_key, errors, root)
         if problem.key not in already or at_key:
             source.problems.append(problem)
-
-
-def _data_at(data: Any, path: DataPath) -> Any:
-    for part in path:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
 
 
 def _problem(

@@ -80,6 +80,16 @@ def dotted(path: Path) -> str:
     return out
 
 
+def data_at(data: Any, path: Path) -> Any:
+    """The value at ``path`` inside ``data``, or None where the path does not lead anywhere."""
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
 def _short(value: Any) -> str | None:
     if value is None:
         return None
