@@ -10,11 +10,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from cadenza.types.results import RunResult
 
 
 class CadenzaError(Exception):
     """Base of every error Cadenza raises on purpose."""
+
+
+def validation_problems(exc: ValidationError, whole: str = "value", limit: int | None = 5) -> str:
+    """A pydantic ``ValidationError`` as ``field.path: message; ...`` (``whole`` names an empty
+    path); at most ``limit`` problems."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or whole}: {err['msg']}" for err in exc.errors()[:limit]
+    )
 
 
 class ConfigurationError(CadenzaError):

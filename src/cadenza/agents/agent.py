@@ -14,7 +14,7 @@ from cadenza.engine.calls import call_model, call_tool
 from cadenza.engine.context import StepContext
 from cadenza.engine.retry import DEFAULT_RETRY, RetryPolicy
 from cadenza.engine.step import Step, StepInput
-from cadenza.errors import ConfigurationError, OutputValidationError
+from cadenza.errors import ConfigurationError, OutputValidationError, validation_problems
 from cadenza.models.base import Model, ModelRequest, OutputSchema
 from cadenza.models.registry import infer_models
 from cadenza.tools.base import Tool, as_tool
@@ -294,7 +294,4 @@ def parse_output(output_type: Any, text: str) -> Any:
     try:
         return _adapter(output_type).validate_json(body)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()[:5]
-        )
-        raise ValueError(problems) from None
+        raise ValueError(validation_problems(exc)) from None

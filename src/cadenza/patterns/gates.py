@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from cadenza.engine.context import StepContext
 from cadenza.engine.step import StepInput
-from cadenza.errors import WorkflowDefinitionError
+from cadenza.errors import WorkflowDefinitionError, validation_problems
 
 if TYPE_CHECKING:
     from cadenza.agents.agent import Agent
@@ -81,10 +81,7 @@ class SchemaGate:
                 data = output.model_dump() if hasattr(output, "model_dump") else output
                 self.model.model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()[:5]
-            )
-            return Verdict(False, f"output does not match {self.model.__name__}: {problems}")
+            return Verdict(False, f"output does not match {self.model.__name__}: {validation_problems(exc)}")
         return Verdict(True)
 
 

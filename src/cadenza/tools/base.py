@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from cadenza.errors import ToolDefinitionError, ToolError
+from cadenza.errors import ToolDefinitionError, ToolError, validation_problems
 from cadenza.models.base import ToolDefinition
 
 P = ParamSpec("P")
@@ -70,9 +70,7 @@ class Tool(Generic[P, R]):
         try:
             model = self._args_model.model_validate(arguments)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()
-            )
+            problems = validation_problems(exc, "arguments", limit=None)
             raise ToolError(self.name, f"invalid arguments: {problems}") from None
         fields = type(model).model_fields
         return {info.alias or name: getattr(model, name) for name, info in fields.items()}
