@@ -543,24 +543,6 @@ class BudgetTracker:
 
             post_alert(self.budget.alert_webhook, warning)
 
-    def snapshot(self) -> dict[str, Any]:
-        """What is used, held and allowed, for reports and the partial result of a stopped run."""
-        budget = self.budget
-        return {
-            "scope": self.scope,
-            "tokens": self.used.tokens,
-            "cost_usd": str(self.used.cost),
-            "model_calls": self.used.calls,
-            "seconds": round(self.elapsed, 3),
-            "reserved_tokens": self.reserved.tokens,
-            "limits": {
-                "max_tokens": budget.max_tokens,
-                "max_cost_usd": None if budget.max_cost_usd is None else str(budget.max_cost_usd),
-                "max_seconds": budget.max_seconds,
-                "max_model_calls": budget.max_model_calls,
-            },
-        }
-
 
 def _with_max_tokens(request: ModelRequest, max_tokens: int) -> ModelRequest:
     """A shallow copy of ``request`` with another ``max_tokens`` (the caller's stays as it was).
