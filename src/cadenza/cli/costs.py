@@ -31,11 +31,8 @@ def with_store(url: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
     from cadenza.store import Store
 
     async def main() -> T:
-        store = await Store.open(database_url(url))
-        try:
+        async with await Store.open(database_url(url)) as store:
             return await work(store)
-        finally:
-            await store.close()
 
     return asyncio.run(main())
 
