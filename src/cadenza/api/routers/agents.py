@@ -12,7 +12,7 @@ from cadenza.api.auth import Principal
 from cadenza.api.deps import needs, require
 from cadenza.api.errors import responses
 from cadenza.api.roles import Permission
-from cadenza.api.routers._common import Limit, Offset, next_offset
+from cadenza.api.routers._common import Limit, Offset, page
 from cadenza.api.schemas import AgentCreate, AgentList, AgentOut
 from cadenza.api.services import Services, services
 from cadenza.api.specs import check_workflow
@@ -64,12 +64,7 @@ async def create_agent(body: AgentCreate, svc: Svc, principal: Writer) -> AgentO
 async def list_agents(svc: Svc, principal: Reader, limit: Limit = 20, offset: Offset = 0) -> AgentList:
     limit = min(limit, svc.settings.max_page_size)
     found = await catalog.list_agents(svc.store, principal, limit=limit, offset=offset)
-    return AgentList(
-        items=[_out(a) for a in found],
-        limit=limit,
-        offset=offset,
-        next_offset=next_offset(offset, limit, len(found)),
-    )
+    return page(AgentList, [_out(a) for a in found], limit, offset)
 
 
 @router.get(

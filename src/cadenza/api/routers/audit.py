@@ -11,7 +11,7 @@ from cadenza.api.auth import Principal
 from cadenza.api.deps import needs, require
 from cadenza.api.errors import responses
 from cadenza.api.roles import Permission
-from cadenza.api.routers._common import Limit, Offset, next_offset
+from cadenza.api.routers._common import Limit, Offset, page
 from cadenza.api.schemas import AuditEntry, AuditList
 from cadenza.api.services import Services, services
 
@@ -39,9 +39,4 @@ async def list_audit(
     rows = await svc.audit.query(
         actor=actor, action=action, outcome=outcome, since=since, limit=limit, offset=offset
     )
-    return AuditList(
-        items=[AuditEntry(**row) for row in rows],
-        limit=limit,
-        offset=offset,
-        next_offset=next_offset(offset, limit, len(rows)),
-    )
+    return page(AuditList, [AuditEntry(**row) for row in rows], limit, offset)

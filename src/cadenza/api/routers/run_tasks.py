@@ -16,7 +16,7 @@ from cadenza.api.auth import Principal
 from cadenza.api.deps import needs, require
 from cadenza.api.errors import responses
 from cadenza.api.roles import Permission
-from cadenza.api.routers._common import Limit, Offset, next_offset
+from cadenza.api.routers._common import Limit, Offset, page
 from cadenza.api.schemas import Page
 from cadenza.api.services import Services, services
 from cadenza.api.views import visible_run
@@ -62,9 +62,4 @@ async def list_tasks(
     limit = min(limit, svc.settings.max_page_size)
     record = await visible_run(svc.store, principal, run_id)
     found = await run_tasks(svc.store, record.id, limit=limit, offset=offset)
-    return TaskList(
-        items=[TaskOut(**task) for task in found],
-        limit=limit,
-        offset=offset,
-        next_offset=next_offset(offset, limit, len(found)),
-    )
+    return page(TaskList, [TaskOut(**task) for task in found], limit, offset)

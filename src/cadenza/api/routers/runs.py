@@ -12,7 +12,7 @@ from cadenza.api.auth import Principal
 from cadenza.api.deps import needs, require
 from cadenza.api.errors import NotFound, responses
 from cadenza.api.roles import Permission
-from cadenza.api.routers._common import Limit, Offset, next_offset
+from cadenza.api.routers._common import Limit, Offset, page
 from cadenza.api.schemas import (
     PAGE_CAP,
     Cost,
@@ -136,12 +136,7 @@ async def list_runs(
     records = await svc.store.list_runs(
         status=status or None, limit=limit, offset=offset, team=team, workflow=workflow
     )
-    return RunList(
-        items=[run_out(r) for r in records],
-        limit=limit,
-        offset=offset,
-        next_offset=next_offset(offset, limit, len(records)),
-    )
+    return page(RunList, [run_out(r) for r in records], limit, offset)
 
 
 @router.get(

@@ -13,7 +13,7 @@ from cadenza.api.db import now
 from cadenza.api.deps import needs, require
 from cadenza.api.errors import Conflict, NotFound, responses
 from cadenza.api.roles import Permission
-from cadenza.api.routers._common import Limit, Offset, next_offset
+from cadenza.api.routers._common import Limit, Offset, page
 from cadenza.api.schemas import (
     KeyCreate,
     KeyCreated,
@@ -83,12 +83,7 @@ async def create_user(body: UserCreate, svc: Svc, _: Users) -> UserOut:
 async def list_users(svc: Svc, _: Users, limit: Limit = 20, offset: Offset = 0) -> UserList:
     limit = min(limit, svc.settings.max_page_size)
     found = await accounts.list_users(svc.store, limit=limit, offset=offset)
-    return UserList(
-        items=[_user_out(u) for u in found],
-        limit=limit,
-        offset=offset,
-        next_offset=next_offset(offset, limit, len(found)),
-    )
+    return page(UserList, [_user_out(u) for u in found], limit, offset)
 
 
 @router.get(
@@ -147,12 +142,7 @@ async def create_key(body: KeyCreate, svc: Svc, principal: Keys) -> KeyCreated:
 async def list_keys(svc: Svc, _: Keys, limit: Limit = 20, offset: Offset = 0) -> KeyList:
     limit = min(limit, svc.settings.max_page_size)
     found = await accounts.list_keys(svc.store, limit=limit, offset=offset)
-    return KeyList(
-        items=[_key_out(k) for k in found],
-        limit=limit,
-        offset=offset,
-        next_offset=next_offset(offset, limit, len(found)),
-    )
+    return page(KeyList, [_key_out(k) for k in found], limit, offset)
 
 
 @router.delete(

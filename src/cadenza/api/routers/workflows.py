@@ -15,7 +15,7 @@ from cadenza.api.auth import Principal
 from cadenza.api.deps import needs, require
 from cadenza.api.errors import responses
 from cadenza.api.roles import Permission
-from cadenza.api.routers._common import Limit, Offset, next_offset
+from cadenza.api.routers._common import Limit, Offset, page
 from cadenza.api.schemas import (
     VersionList,
     VersionOut,
@@ -87,12 +87,7 @@ async def list_workflows(
 ) -> WorkflowList:
     limit = min(limit, svc.settings.max_page_size)
     found = await catalog.list_workflows(svc.store, principal, name=name, limit=limit, offset=offset)
-    return WorkflowList(
-        items=[_out(w) for w in found],
-        limit=limit,
-        offset=offset,
-        next_offset=next_offset(offset, limit, len(found)),
-    )
+    return page(WorkflowList, [_out(w) for w in found], limit, offset)
 
 
 @router.get(
