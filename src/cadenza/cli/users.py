@@ -140,27 +140,17 @@ async def _revoke_key(url: str, key_id: str) -> KeyRecord | None:
     from cadenza.store import Store
 
     async with await Store.open(url) as store:
-        record = await accounts.get_key(store, key_id)
-        if record is None:  # refused: audited like the API's 404
-            return await audited(
-                store,
-                _none(),
-                action="revoke_key",
-                command=f"cadenza keys revoke {key_id}",
-                target=f"key:{key_id}",
-                success=404,
-                detail=lambda _: {"error": f"no API key with id {key_id!r}"},
-            )
+        before = await accounts.get_key(store, key_id)  # unknown: refused, audited like the API's 404
         return await audited(
             store,
             accounts.revoke_key(store, key_id),
             action="revoke_key",
             command=f"cadenza keys revoke {key_id}",
             target=f"key:{key_id}",
-            success=204,
-            detail=lambda _: {"already_revoked": record.revoked_at is not None},
+            success=404 if before is None else 204,
+            detail=lambda _: (
+                {"error": f"no API key with id {key_id!r}"}
+                if before is None
+                else {"already_revoked": before.revoked_at is not None}
+            ),
         )
-
-
-async def _none() -> None:
-    return None
