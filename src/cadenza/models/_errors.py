@@ -59,10 +59,8 @@ def retry_after_seconds(headers: Mapping[str, str] | None, *, now: float | None 
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
-def translate_error(exc: Exception, model: str) -> ModelError | None:
-    """The ``ModelError`` for an SDK or transport exception; ``None`` if it is neither."""
-    if isinstance(exc, ModelError):
-        return exc
+def translate_error(exc: Exception, model: str) -> Exception:
+    """The ``ModelError`` for an SDK or transport exception; ``exc`` itself if it is neither."""
     if isinstance(exc, json.JSONDecodeError):
         return ModelResponseError(
             f"the response body is not valid JSON ({exc.msg} at {exc.pos})", model=model, retryable=True
@@ -73,7 +71,7 @@ def translate_error(exc: Exception, model: str) -> ModelError | None:
         return _translate_sdk_error(exc, names, model)
     if module.startswith(("httpx", "httpcore")) and names & {"TransportError", "StreamError"}:
         return ModelError(f"connection failed: {_detail(exc)}", model=model, retryable=True)
-    return None
+    return exc
 
 
 def _translate_sdk_error(exc: Exception, names: set[str], model: str) -> ModelError:

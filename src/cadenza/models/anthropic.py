@@ -71,7 +71,7 @@ class AnthropicModel:
         try:
             message = await client.messages.create(**self._params(request))
         except Exception as exc:
-            raise _error(exc, self.name) from exc
+            raise translate_error(exc, self.name) from exc
         return _response(message, self.name)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[str | ModelResponse]:
@@ -86,7 +86,7 @@ class AnthropicModel:
                     if text:
                         yield text
         except Exception as exc:
-            raise _error(exc, self.name) from exc
+            raise translate_error(exc, self.name) from exc
         yield builder.response()
 
     # -- request -----------------------------------------------------------------------------
@@ -237,11 +237,6 @@ def _response(message: Any, model: str) -> ModelResponse:
         model=model,
         finish_reason=_FINISH.get(stop, stop),
     )
-
-
-def _error(exc: Exception, model: str) -> Exception:
-    translated = translate_error(exc, model)
-    return exc if translated is None else translated
 
 
 class _StreamedMessage:

@@ -72,7 +72,7 @@ class OpenAIModel:
             completion = await client.chat.completions.create(**self._params(request))
             return self._response(completion)
         except Exception as exc:
-            raise self._error(exc) from exc
+            raise translate_error(exc, self.name) from exc
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[str | ModelResponse]:
         await import_sdk("openai")
@@ -89,7 +89,7 @@ class OpenAIModel:
                     if text:
                         yield text
         except Exception as exc:
-            raise self._error(exc) from exc
+            raise translate_error(exc, self.name) from exc
         yield builder.response()
 
     # -- request -----------------------------------------------------------------------------
@@ -148,10 +148,6 @@ class OpenAIModel:
             model=self.name,
             finish_reason=choice.finish_reason or ("tool_calls" if calls else "stop"),
         )
-
-    def _error(self, exc: Exception) -> Exception:
-        translated = translate_error(exc, self.name)
-        return exc if translated is None else translated
 
     # -- client ------------------------------------------------------------------------------
 
