@@ -254,10 +254,6 @@ def disable_metrics() -> None:
         unregister_observer(_metrics.sink)
 
 
-def current_metrics() -> CadenzaMetrics | None:
-    return _metrics
-
-
 def render_metrics() -> str:
     """Prometheus text format of this process's metrics (empty collectors if never enabled)."""
     return enable_metrics().render() if _metrics is None else _metrics.render()

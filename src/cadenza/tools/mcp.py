@@ -371,12 +371,6 @@ def render_content(result: Any) -> str:
     return "\n".join(parts)
 
 
-async def mcp_tools(config: MCPServerConfig) -> tuple[MCPToolset, list[Tool[Any, Any]]]:
-    """Connect and return the toolset (close it when done) and its tools."""
-    toolset = MCPToolset(config)
-    return toolset, await toolset.connect()
-
-
 def _resolve_command(command: str) -> str:
     """A bare command that is not on ``PATH`` is looked for beside the running Python: ``pip``
     puts a server's entry point (``mcp-server-time``) there, and a virtual environment's scripts
