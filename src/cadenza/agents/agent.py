@@ -222,8 +222,9 @@ class _Ask(Step):
         self.output_type = output_type
         self.name = name
 
-    async def invoke(self, ctx: StepContext, input: StepInput) -> StepResult:
-        return await self.agent.respond(ctx, self.prompt, self.output_type)
+    def invoke(self, ctx: StepContext, input: StepInput) -> Coroutine[Any, Any, StepResult]:
+        # Like Agent.invoke: hands back respond's coroutine, one frame less per call in flight.
+        return self.agent.respond(ctx, self.prompt, self.output_type)
 
 
 def _check_output_type(agent: str, output_type: Any) -> None:
