@@ -90,14 +90,12 @@ def respond(request: ModelRequest) -> ModelResponse:
         text = json.dumps(_structured(request.output_schema, messages), ensure_ascii=False)
     else:
         text = _prose(messages)
+    finish_reason = "stop"
     if request.max_tokens is not None and len(text) > request.max_tokens * 4:
-        return ModelResponse(
-            text=text[: request.max_tokens * 4],
-            usage=estimate_usage(messages, text[: request.max_tokens * 4]),
-            model="offline",
-            finish_reason="length",
-        )
-    return ModelResponse(text=text, usage=estimate_usage(messages, text), model="offline")
+        text, finish_reason = text[: request.max_tokens * 4], "length"
+    return ModelResponse(
+        text=text, usage=estimate_usage(messages, text), model="offline", finish_reason=finish_reason
+    )
 
 
 def _last_user(messages: list[Message]) -> str:
