@@ -165,8 +165,6 @@ def run(
                 "example_input in the workflow file",
                 json_output,
             )
-        if workflow.budget_ignored and not json_output:
-            console.print("[yellow]! this version has no budget support; the budget: section is ignored[/]")
         outcome = run_outcome(
             workflow,
             task,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cadenza.agents.agent import Agent
+from cadenza.engine.budget import Budget
 from cadenza.engine.context import StepContext
 from cadenza.engine.retry import DEFAULT_RETRY, RetryPolicy
 from cadenza.engine.step import Step, StepInput
@@ -101,13 +102,13 @@ class _Builder:
         for name in self.spec.steps:
             self._named_step(name, ("steps", name))
         root = self._node(self.spec.workflow, ("workflow",))
-        budget, ignored = self._budget()
+        budget = self._budget()
         step: Step = root or _Broken(self.spec.name)
         prices = {model: spec.price() for model, spec in self.spec.prices.items()}
         resources = RunResources(self.servers, self.memories, prices)
         if resources:
             step = WithResources(step, resources)
-        return Workflow(self.spec, step, self.source, budget, ignored, resources)
+        return Workflow(self.spec, step, self.source, budget, resources)
 
     def _imports(self) -> None:
         for index, target in enumerate(self.spec.imports):
@@ -180,18 +181,14 @@ class _Builder:
             self._add(path, f"cannot import: {exc}", value=target, expected=expected)
             return None
 
-    def _budget(self) -> tuple[Any, bool]:
+    def _budget(self) -> Budget | None:
         if self.spec.budget is None:
-            return None, False
+            return None
         try:
-            from cadenza.engine.budget import Budget
-        except ImportError:
-            return None, True
-        try:
-            return Budget.from_dict(self.spec.budget.model_dump(exclude_none=True)), False
+            return Budget.from_dict(self.spec.budget.model_dump(exclude_none=True))
         except CadenzaError as exc:
             self._add(("budget",), str(exc), show_value=False)
-            return None, False
+            return None
 
     # -- agents --------------------------------------------------------------------------------
 

@@ -28,7 +28,6 @@ class Workflow:
     step: Step
     source: Source
     budget: Any = None
-    budget_ignored: bool = False
     resources: RunResources | None = None
 
     @property
