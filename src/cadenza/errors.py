@@ -16,7 +16,12 @@ if TYPE_CHECKING:
 
 
 class CadenzaError(Exception):
-    """Base of every error Cadenza raises on purpose."""
+    """Base of every error Cadenza raises on purpose.
+
+    ``step_path`` is the path of the innermost step it failed, set by the engine on the way out.
+    """
+
+    step_path: str | None = None
 
 
 def validation_problems(exc: ValidationError, whole: str = "value", limit: int | None = 5) -> str:

@@ -142,8 +142,8 @@ class StepContext:
         try:
             result = await step.invoke(child, input)
         except BaseException as exc:
-            if isinstance(exc, CadenzaError) and getattr(exc, "step_path", None) is None:
-                exc.step_path = path  # type: ignore[attr-defined]
+            if isinstance(exc, CadenzaError) and exc.step_path is None:
+                exc.step_path = path
             run.emit(
                 StepFailed(
                     run_id=run.run_id,
