@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cadenza.errors import BudgetExceeded, ConfigurationError
+from cadenza.store.records import hex_id
 
 if TYPE_CHECKING:
     from cadenza.engine.budget import Budget
@@ -65,7 +66,7 @@ class CostLine:
         self.cache_read_tokens += row.cache_read_tokens
         self.cache_write_tokens += row.cache_write_tokens
         self.cost += Decimal(row.cost)
-        self.run_ids.add(_hex(row.run_id))
+        self.run_ids.add(hex_id(row.run_id))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -186,7 +187,7 @@ async def _ledger_rows(
 
 async def _grouping(store: Store, by: str, rows: Sequence[Any]) -> list[str]:
     if by == "run":
-        return [_hex(row.run_id) for row in rows]
+        return [hex_id(row.run_id) for row in rows]
     if by == "workflow":
         return [row.workflow or "(none)" for row in rows]
     if by == "model":
@@ -194,10 +195,10 @@ async def _grouping(store: Store, by: str, rows: Sequence[Any]) -> list[str]:
     if by == "day":
         return [_utc(row.at).date().isoformat() for row in rows]
     if by == "user":
-        owners = await _owners(store, {_hex(row.run_id) for row in rows})
-        return [owners.get(_hex(row.run_id)) or "(none)" for row in rows]
-    names = await _step_names(store, {_hex(row.run_id) for row in rows})
-    return [agent_of(row.path, names.get(_hex(row.run_id), {})) for row in rows]
+        owners = await _owners(store, {hex_id(row.run_id) for row in rows})
+        return [owners.get(hex_id(row.run_id)) or "(none)" for row in rows]
+    names = await _step_names(store, {hex_id(row.run_id) for row in rows})
+    return [agent_of(row.path, names.get(hex_id(row.run_id), {})) for row in rows]
 
 
 def agent_of(call_path: str, step_names: dict[str, str]) -> str:
@@ -230,7 +231,7 @@ async def _step_names(store: Store, run_ids: Iterable[str]) -> dict[str, dict[st
                 run_events.c.run_id.in_(ids[i : i + _CHUNK]), run_events.c.type == "step_started"
             )
             for run_id, path, data in (await conn.execute(query)).all():
-                names[_hex(run_id)][path] = json.loads(data).get("name", "")
+                names[hex_id(run_id)][path] = json.loads(data).get("name", "")
     return names
 
 
@@ -245,7 +246,7 @@ async def _owners(store: Store, run_ids: Iterable[str]) -> dict[str, str | None]
         for i in range(0, len(ids), _CHUNK):
             query = select(runs.c.id, runs.c.owner).where(runs.c.id.in_(ids[i : i + _CHUNK]))
             for run_id, owner in (await conn.execute(query)).all():
-                owners[_hex(run_id)] = owner
+                owners[hex_id(run_id)] = owner
     return owners
 
 
@@ -318,10 +319,6 @@ async def period_budget(
 
 def _describe(period: str | timedelta) -> str:
     return period if isinstance(period, str) else f"{period.total_seconds():g} s"
-
-
-def _hex(value: Any) -> str:
-    return str(value).replace("-", "")
 
 
 def _utc(value: datetime | date) -> datetime:
