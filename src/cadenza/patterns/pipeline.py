@@ -78,7 +78,8 @@ class Pipeline(Step):
         run = ctx.run
         data = input.data
         gated = self.gates.count(None) != len(self.gates)
-        last_good_state = _snapshot(run.state) if gated else None
+        # Only a gated pipeline rolls back, so only it pays for snapshots of the working memory.
+        last_good_state = _snapshot(run.state) if gated else {}
         last_good_output = None
         for index, (stage, gate) in enumerate(zip(self.stages, self.gates, strict=True)):
             # Feedback given to this pipeline (by an outer gate or critic) reaches every stage.
@@ -105,13 +106,13 @@ class Pipeline(Step):
                     break
                 if attempt > self.max_gate_retries:
                     run.state.clear()
-                    run.state.update(last_good_state or {})
+                    run.state.update(last_good_state)
                     raise GateFailedError(
                         result.path, gate.name, verdict.feedback, attempt, last_good_output, run.state
                     )
                 # The retry starts from the state the last good stage left, not the failed try's.
                 run.state.clear()
-                run.state.update(_snapshot(last_good_state or {}))
+                run.state.update(_snapshot(last_good_state))
                 retry_input = StepInput(input.task, data, verdict.feedback)
                 result = await ctx.call(stage, retry_input, f"{segment}@retry{attempt}")
                 attempt += 1
