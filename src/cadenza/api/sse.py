@@ -16,13 +16,12 @@ from typing import Any
 
 from cadenza.api.broker import Broker, event_payload
 from cadenza.store import Store
+from cadenza.store.records import FINISHED
 
 POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 # Statuses after which no event comes without someone acting (resume, approve).
-STOPPED = frozenset(
-    {"succeeded", "failed", "cancelled", "rejected", "budget_exceeded", "waiting", "needs_attention"}
-)
+STOPPED = frozenset((*FINISHED, "waiting", "needs_attention"))
 
 
 async def event_feed(

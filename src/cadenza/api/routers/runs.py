@@ -28,6 +28,7 @@ from cadenza.api.services import Services, services
 from cadenza.api.specs import check_workflow
 from cadenza.api.views import cost_of, run_out, trace_of, visible_run
 from cadenza.store import RunRecord
+from cadenza.store.records import ACTIVE, FINISHED
 from cadenza.types.results import Task
 from cadenza.workflows.workflow import Workflow
 
@@ -36,17 +37,7 @@ Svc = Annotated[Services, Depends(services)]
 Reader = Annotated[Principal, require(Permission.runs_read)]
 Writer = Annotated[Principal, require(Permission.runs_write)]
 Approver = Annotated[Principal, require(Permission.runs_approve)]
-STATUSES = (
-    "pending",
-    "running",
-    "waiting",
-    "needs_attention",
-    "succeeded",
-    "failed",
-    "cancelled",
-    "rejected",
-    "budget_exceeded",
-)
+STATUSES = (*ACTIVE, "waiting", "needs_attention", *FINISHED)  # every status a run can have
 
 
 def accepted(record: RunRecord, response: Response) -> RunAccepted:
