@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 from cadenza.engine.context import StepContext
@@ -109,7 +109,7 @@ class Parallel(Step):
         self, ctx: StepContext, index: int, branch: Step, input: StepInput, limiter: asyncio.Semaphore | None
     ) -> StepResult:
         segment = f"{index}:{branch.name}"
-        async with _maybe(limiter):
+        async with limiter or contextlib.nullcontext():
             if self.branch_timeout is None:
                 return await ctx.call(branch, input, segment)
             try:
@@ -181,12 +181,3 @@ async def _all_or_first_error(tasks: list[asyncio.Task[T]]) -> list[T]:
                 task.exception()  # retrieve later failures too: no "never retrieved" warnings
         raise failed.exception()  # type: ignore[misc]
     return [t.result() for t in tasks]
-
-
-@contextlib.asynccontextmanager
-async def _maybe(limiter: asyncio.Semaphore | None) -> AsyncIterator[None]:
-    if limiter is None:
-        yield
-        return
-    async with limiter:
-        yield
