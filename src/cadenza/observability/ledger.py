@@ -305,16 +305,9 @@ async def period_budget(
                 f"since {since:%Y-%m-%d %H:%M} UTC",
             )
         remaining[limit] = left
-    return BudgetType(
-        max_tokens=remaining.get("max_tokens"),
-        max_cost_usd=remaining.get("max_cost_usd"),
-        max_seconds=budget.max_seconds,
-        max_model_calls=remaining.get("max_model_calls"),
-        alert_at=budget.alert_at,
-        min_output_tokens=budget.min_output_tokens,
-        default_output_tokens=budget.default_output_tokens,
-        alert_webhook=budget.alert_webhook,
-    )
+    # the same budget for one run (no period: the period is accounted for), limits reduced
+    kept = {name: getattr(budget, name) for name in budget.FIELDS if name != "period"}
+    return BudgetType(**{**kept, **remaining})
 
 
 def _describe(period: str | timedelta) -> str:
