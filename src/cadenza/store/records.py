@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 # Statuses a run can have. "running" runs have a driver (or had one that died); "waiting" runs
@@ -12,6 +12,18 @@ from typing import Any
 ACTIVE = ("pending", "running")
 RESUMABLE = ("pending", "running", "needs_attention", "failed", "budget_exceeded")
 FINISHED = ("succeeded", "failed", "cancelled", "rejected", "budget_exceeded")
+
+
+def hex_id(value: object) -> str:
+    """A stored id (a UUID object on PostgreSQL, text on SQLite) as 32 hex digits."""
+    return str(value).replace("-", "")
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """A stored time as UTC-aware (SQLite hands back naive datetimes)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 @dataclass(slots=True)

@@ -28,7 +28,7 @@ from cadenza.store.errors import (
     SchemaMismatchError,
 )
 from cadenza.store.lease import owner_is_dead
-from cadenza.store.records import RESUMABLE, ConversationRecord, JournalEntry, RunRecord
+from cadenza.store.records import RESUMABLE, ConversationRecord, JournalEntry, RunRecord, aware, hex_id
 from cadenza.store.tables import conversations, journal_entries, run_events, runs
 from cadenza.store.url import default_database_url, is_sqlite, redact
 from cadenza.store.writer import BatchWriter, sqlite_value
@@ -240,7 +240,6 @@ class Store:
         allowed: tuple[str, ...],
         action: str,
     ) -> RunRecord:
-        key = run_key(run_id)
         record = self._locked_run(conn, run_id)
         if record.status not in allowed:
             raise RunStateError(record.id, record.status, action, allowed)
@@ -254,7 +253,7 @@ class Store:
         record.updated_at = at
         conn.execute(
             update(runs)
-            .where(runs.c.id == key)
+            .where(runs.c.id == record.id)
             .values(
                 attempt=record.attempt,
                 status="running",
@@ -344,12 +343,9 @@ class Store:
 
     async def decide(self, run_id: str, *, approved: bool, comment: str, by: str) -> RunRecord:
         """Record a human decision on a waiting run; the run becomes ``pending`` (ready to resume)."""
-
         return await self._transaction(self._decide, run_id, approved, comment, by)
 
     def _decide(self, conn: Connection, run_id: str, approved: bool, comment: str, by: str) -> RunRecord:
-        import json
-
         action = "approve" if approved else "reject"
         record = self._locked_run(conn, run_id)
         if record.status != "waiting" or not record.waiting:
@@ -433,8 +429,6 @@ class Store:
 
     async def list_events(self, run_id: str, *, after: int = 0) -> list[dict[str, Any]]:
         """A run's stored events in order, each with its ``seq``."""
-        import json
-
         query = (
             select(run_events.c.seq, run_events.c.data)
             .where(run_events.c.run_id == run_key(run_id), run_events.c.seq > after)
@@ -460,7 +454,7 @@ class Store:
         if row is None:
             return None
         return ConversationRecord(
-            _hex(row.id),
+            hex_id(row.id),
             list(row.messages),
             dict(row.context),
             dict(row.metadata),
@@ -500,16 +494,14 @@ class Store:
 
 
 class _Connecting:
-    """``async with``: a connection (or a transaction) whose connect errors name the database."""
+    """``async with``: a connection whose connect errors name the database."""
 
-    def __init__(self, store: Store, *, begin: bool = False) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
-        self._begin = begin
         self._cm: Any = None
 
     async def __aenter__(self) -> Any:
-        engine = self._store.engine
-        self._cm = engine.begin() if self._begin else engine.connect()
+        self._cm = self._store.engine.connect()
         try:
             return await self._cm.__aenter__()
         except Exception as exc:
@@ -619,18 +611,8 @@ def _lease_alive(record: RunRecord) -> bool:
     return not owner_is_dead(record.lease_owner)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 def _iso(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else "?"
-
-
-def _hex(value: Any) -> str:
-    return str(value).replace("-", "")
 
 
 def _run_record(row: Row[Any]) -> RunRecord:
@@ -639,28 +621,28 @@ def _run_record(row: Row[Any]) -> RunRecord:
 
 def _run_record_from(m: Any) -> RunRecord:
     return RunRecord(
-        id=_hex(m["id"]),
+        id=hex_id(m["id"]),
         workflow=m["workflow"],
         status=m["status"],
         attempt=m["attempt"],
         task=m["task"],
         flow_ref=m.get("flow_ref"),
         lease_owner=m.get("lease_owner"),
-        lease_expires_at=_aware(m.get("lease_expires_at")),
+        lease_expires_at=aware(m.get("lease_expires_at")),
         output=m.get("output"),
         error=m.get("error"),
         error_type=m.get("error_type"),
         usage=m.get("usage"),
         cost=m.get("cost"),
         waiting=m.get("waiting"),
-        conversation_id=_hex(m["conversation_id"]) if m.get("conversation_id") else None,
-        parent_run_id=_hex(m["parent_run_id"]) if m.get("parent_run_id") else None,
+        conversation_id=hex_id(m["conversation_id"]) if m.get("conversation_id") else None,
+        parent_run_id=hex_id(m["parent_run_id"]) if m.get("parent_run_id") else None,
         forked_at=m.get("forked_at"),
         owner=m.get("owner"),
         team=m.get("team"),
-        created_at=_aware(m.get("created_at")),
-        updated_at=_aware(m.get("updated_at")),
-        finished_at=_aware(m.get("finished_at")),
+        created_at=aware(m.get("created_at")),
+        updated_at=aware(m.get("updated_at")),
+        finished_at=aware(m.get("finished_at")),
     )
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
+from cadenza.store.records import aware, hex_id
 from cadenza.store.tables import agents, tasks, workflows
 
 if TYPE_CHECKING:
@@ -215,10 +216,10 @@ def write(conn: Connection, rows: list[TaskRow], ids: TaskIds) -> None:
     """Write ``rows`` in the batch's transaction (PostgreSQL): one statement, no savepoint (each
     one is a round trip), and like SQLite's it cannot fail on a missing run, workflow or agent."""
     rows = _latest(rows)
-    _runs(conn, {_hex_id(row.run_id) for row in rows}, ids)
+    _runs(conn, {hex_id(row.run_id) for row in rows}, ids)
     params = []
     for row in rows:
-        run = ids.runs.get(_hex_id(row.run_id))
+        run = ids.runs.get(hex_id(row.run_id))
         if run is None:  # the run was deleted meanwhile
             continue
         workflow_id, team = run
@@ -318,11 +319,7 @@ def _runs(conn: Connection, run_ids: set[str], ids: TaskIds) -> None:
                     )
                 )
             ids.workflows[(team, name)] = str(workflow_id)
-        ids.runs[_hex_id(run_id)] = (str(workflow_id), team)
-
-
-def _hex_id(value: Any) -> str:
-    return str(value).replace("-", "")
+        ids.runs[hex_id(run_id)] = (str(workflow_id), team)
 
 
 def _agent(conn: Connection, team: str | None, name: str, at: datetime, ids: TaskIds) -> str:
@@ -407,18 +404,12 @@ async def run_tasks(
             "id": _hex(row.id),
             "agent_id": _hex(row.agent_id),
             "workflow_id": _hex(row.workflow_id),
-            "created_at": _aware(row.created_at),
-            "finished_at": _aware(row.finished_at),
+            "created_at": aware(row.created_at),
+            "finished_at": aware(row.finished_at),
         }
         for row in found
     ]
 
 
 def _hex(value: Any) -> str | None:
-    return None if value is None else str(value).replace("-", "")
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    return None if value is None else hex_id(value)

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, insert, select
 
 from cadenza.store.database import Database, ThreadDatabase
 from cadenza.store.errors import StaleAttemptError
+from cadenza.store.records import hex_id
 from cadenza.store.tables import journal_entries, run_events, runs, usage_ledger
 from cadenza.store.task_records import TaskIds, TaskRow
 from cadenza.store.task_records import write as write_tasks
@@ -220,7 +221,7 @@ class BatchWriter:
         if self._postgres:
             # A takeover's UPDATE waits for this batch to commit, then sees its rows.
             query = query.with_for_update(read=True)
-        return {_hex(run_id): attempt for run_id, attempt in conn.execute(query)}
+        return {hex_id(run_id): attempt for run_id, attempt in conn.execute(query)}
 
     def _upsert(self) -> Any:
         """INSERT ... ON CONFLICT (run_id, path) DO UPDATE: a tool's result replaces its start marker."""
@@ -345,7 +346,3 @@ def _journal_params(row: JournalRow) -> dict[str, Any]:
         "kind": row.kind,
         "data": row.data,
     }
-
-
-def _hex(run_id: Any) -> str:
-    return str(run_id).replace("-", "")
