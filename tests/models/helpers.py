@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from tests.fakes.llm_server import FakeLLMServer
 
-from cadenza import Agent, RetryPolicy
+from cadenza import Agent, RetryPolicy, tool
 from cadenza.models.anthropic import AnthropicModel
 from cadenza.models.openai import OpenAIModel
 from cadenza.types.events import Event
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=1.0)
+
+
+@tool
+def word_count(text: str) -> int:
+    """Count the words in a text."""
+    return len(text.split())
+
+
+class City(BaseModel):
+    name: str
+    population: int
 
 
 def openai_model(server: FakeLLMServer, name: str = "gpt-4.1-mini", **options: Any) -> OpenAIModel:

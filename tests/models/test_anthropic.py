@@ -6,9 +6,8 @@ import json
 
 import genai_prices
 import pytest
-from pydantic import BaseModel
 from tests.fakes.llm_server import FakeLLMServer, Reply, llm_server
-from tests.models.helpers import FAST, agent, anthropic_model, of_type
+from tests.models.helpers import FAST, City, agent, anthropic_model, of_type, word_count
 
 from cadenza import Agent, tool
 from cadenza.errors import MissingCredentialsError, ModelError
@@ -21,20 +20,9 @@ __all__ = ["llm_server"]
 
 
 @tool
-def word_count(text: str) -> int:
-    """Count the words in a text."""
-    return len(text.split())
-
-
-@tool
 def shout(text: str) -> str:
     """Upper-case a text."""
     return text.upper()
-
-
-class City(BaseModel):
-    name: str
-    population: int
 
 
 async def test_model_string_uses_the_sdk_environment_variables(

@@ -9,11 +9,10 @@ import sys
 
 import genai_prices
 import pytest
-from pydantic import BaseModel
 from tests.fakes.llm_server import FakeLLMServer, Reply, llm_server
-from tests.models.helpers import FAST, agent, of_type, openai_model
+from tests.models.helpers import FAST, City, agent, of_type, openai_model, word_count
 
-from cadenza import Agent, tool
+from cadenza import Agent
 from cadenza.errors import MissingCredentialsError, ModelResponseError
 from cadenza.models import ModelRequest
 from cadenza.models._clients import pooled_count
@@ -22,17 +21,6 @@ from cadenza.types.events import LLMCall, TextDelta, ToolCalled
 from cadenza.types.messages import Message
 
 __all__ = ["llm_server"]
-
-
-@tool
-def word_count(text: str) -> int:
-    """Count the words in a text."""
-    return len(text.split())
-
-
-class City(BaseModel):
-    name: str
-    population: int
 
 
 async def test_model_string_uses_the_sdk_environment_variables(
