@@ -122,7 +122,7 @@ def _ns(seconds: float) -> int:
 
 def provider_name(model: str) -> str:
     """The ``gen_ai.provider.name`` of a ``provider:name`` model string."""
-    prefix = model.partition(":")[0] if ":" in model else model
+    prefix = model.partition(":")[0]
     return _PROVIDER_NAMES.get(prefix, prefix)
 
 
