@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CADENZA_", extra="forbid", validate_default=True)
 
     database_url: str = Field(
-        default_factory=lambda: _default_database_url(),
+        default_factory=_default_database_url,
         description="Where runs are stored: a SQLAlchemy URL; default a SQLite file in the data directory.",
     )
     default_model: str = Field("offline", description="The model of agents that name none.")
