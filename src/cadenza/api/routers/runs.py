@@ -67,15 +67,15 @@ async def _flow(svc: Services, principal: Principal, body: RunCreate) -> tuple[W
     settings = svc.settings
     if body.agent_id is not None:
         agent = await catalog.get_agent(svc.store, principal, body.agent_id)
-        key, name, text = (agent.id, 0), f"<agent {agent.name}>", ""
+        key = (agent.id, 0)
     else:
         workflow = await _workflow(svc, principal, str(body.workflow_id))
-        key, name, text = (workflow.id, body.version or workflow.version), "", ""
+        key = (workflow.id, body.version or workflow.version)
     cached = svc.runs.cached_flow(key)
     if cached is not None:
         return cached
     if body.agent_id is not None:
-        text = json.dumps(catalog.agent_workflow_spec(agent), indent=2)
+        name, text = f"<agent {agent.name}>", json.dumps(catalog.agent_workflow_spec(agent), indent=2)
     else:
         version = await catalog.get_version(svc.store, workflow, key[1])
         name, text = f"<workflow {workflow.name} v{version.version}>", version.source
