@@ -27,10 +27,8 @@ def utc(value: datetime) -> datetime:
 
 
 def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every time the service handles is UTC-aware."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    """``utc``, passing None through."""
+    return None if value is None else utc(value)
 
 
 @asynccontextmanager
