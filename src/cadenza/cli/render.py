@@ -4,33 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
 from cadenza.cli.execute import RunOutcome
+from cadenza.types.events import _jsonable as jsonable  # models dumped, Decimals as strings
 
 _HIDDEN_FIELDS = {"args", "result", "state", "last_good_output", "errors", "raw", "problems"}
-
-
-def jsonable(value: Any) -> Any:
-    """JSON-able data for any output: models dumped, dataclasses as dicts, Decimals as strings."""
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(dataclasses.asdict(value))
-    return str(value)
 
 
 def error_fields(error: BaseException) -> dict[str, Any]:
