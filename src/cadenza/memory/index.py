@@ -119,6 +119,7 @@ class TextIndex:
     async def open(cls, url: str, *, engine: AsyncEngine | None = None) -> TextIndex:
         """Connect (or reuse ``engine``) and create the tables if they are missing."""
         from cadenza.store.engine import create_engine
+        from cadenza.store.url import redact
 
         try:
             index = cls(engine or create_engine(url), url, owns_engine=engine is None)
@@ -127,7 +128,7 @@ class TextIndex:
             raise
         except Exception as exc:
             raise MemoryStoreError(
-                f"cannot open memory at {_safe(url)}: {type(exc).__name__}: {exc}"
+                f"cannot open memory at {redact(url)}: {type(exc).__name__}: {exc}"
             ) from exc
         return index
 
@@ -297,8 +298,3 @@ def _entry(row: Any) -> Entry:
 def _pg_term(term: str) -> str:
     # A bare word is a valid tsquery operand once quoted; the query parser then stems it.
     return "'" + term.replace("'", "''").replace("\\", "") + "'"
-
-
-def _safe(url: str) -> str:
-    """A URL without its password, for error messages."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
