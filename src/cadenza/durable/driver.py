@@ -25,7 +25,7 @@ from cadenza.engine.context import RunState, Sink
 from cadenza.engine.step import Step, _drive, _status_of
 from cadenza.errors import BudgetExceeded
 from cadenza.store.lease import process_owner
-from cadenza.store.store import DEFAULT_LEASE_SECONDS, Store
+from cadenza.store.store import DEFAULT_LEASE_SECONDS, Store, conversation_key
 from cadenza.types.results import RunResult, Task
 from cadenza.types.usage import Usage
 
@@ -70,7 +70,7 @@ async def run_durable(
             owner=process_owner(),
             flow_ref=flow_ref,
             lease_seconds=lease_seconds,
-            conversation_id=_conversation_key(conversation),
+            conversation_id=None if conversation is None else conversation_key(conversation),
         )
         return await _execute(
             db,
@@ -171,8 +171,10 @@ async def fork_run(
             parent_run_id=source.id,
             forked_at=from_path,
         )
-        await db.copy_journal(source.id, record.id, before_seq=min(under))
-        copied = await db.load_journal(record.id)
+        cut = min(under)
+        copied = await db.copy_journal(
+            (e for e in entries.values() if e.seq < cut and e.kind != "tool_started"), record.id
+        )
         return await _execute(
             db,
             flow,
@@ -367,14 +369,6 @@ def _new_run_id(run_id: str | None) -> str:
         return uuid.UUID(run_id).hex
     except ValueError:
         raise DurableRunError(f"a durable run's id must be a UUID, got {run_id!r}") from None
-
-
-def _conversation_key(conversation: str | None) -> str | None:
-    if conversation is None:
-        return None
-    from cadenza.store.store import _conversation_key as key
-
-    return key(conversation)
 
 
 @contextlib.asynccontextmanager

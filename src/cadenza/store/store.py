@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -394,24 +394,18 @@ class Store:
             rows = (await conn.execute(query)).all()
         return {row[0]: JournalEntry(*row) for row in rows}
 
-    async def copy_journal(self, source: str, target: str, *, before_seq: int | None) -> int:
-        """Copy ``source``'s journal entries with ``seq < before_seq`` into run ``target``."""
-        entries = await self.load_journal(source)
+    async def copy_journal(self, entries: Iterable[JournalEntry], target: str) -> dict[str, JournalEntry]:
+        """Write ``entries`` (another run's) into run ``target`` as its first attempt's; returns
+        ``target``'s journal as ``load_journal`` would."""
+        copied = {e.path: JournalEntry(e.path, e.seq, 1, e.kind, e.data) for e in entries}
+        key = run_key(target)
         rows = [
-            {
-                "run_id": run_key(target),
-                "path": e.path,
-                "seq": e.seq,
-                "attempt": 1,
-                "kind": e.kind,
-                "data": e.data,
-            }
-            for e in entries.values()
-            if (before_seq is None or e.seq < before_seq) and e.kind != "tool_started"
+            {"run_id": key, "path": e.path, "seq": e.seq, "attempt": 1, "kind": e.kind, "data": e.data}
+            for e in copied.values()
         ]
         if rows:
             await self._transaction(_insert, journal_entries, rows)
-        return len(rows)
+        return copied
 
     async def journal_size(self, run_id: str) -> tuple[int, int]:
         """(entries, bytes of path + data) of a run's journal."""
@@ -448,7 +442,7 @@ class Store:
     # Conversations ----------------------------------------------------------------------------
 
     async def load_conversation(self, conversation_id: str) -> ConversationRecord | None:
-        key = _conversation_key(conversation_id)
+        key = conversation_key(conversation_id)
         async with self._connect() as conn:
             row = (await conn.execute(select(conversations).where(conversations.c.id == key))).first()
         if row is None:
@@ -462,7 +456,7 @@ class Store:
         )
 
     async def save_conversation(self, record: ConversationRecord) -> None:
-        key = _conversation_key(record.id)
+        key = conversation_key(record.id)
         at = now()
         values = {
             "messages": record.messages,
@@ -595,7 +589,7 @@ def _upsert_conversation(conn: Connection, key: str, at: datetime, values: dict[
         conn.execute(insert(conversations), {"id": key, "created_at": at, **values})
 
 
-def _conversation_key(conversation_id: str) -> str:
+def conversation_key(conversation_id: str) -> str:
     """Conversation ids may be any text; ones that are not UUIDs map to a stable UUID."""
     try:
         return uuid.UUID(str(conversation_id)).hex
