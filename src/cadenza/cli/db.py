@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
 from cadenza.cli.exit_codes import EXIT_FAILED, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from cadenza.store import Store
+
+T = TypeVar("T")
 
 db_app = typer.Typer(help="The database behind durable runs.", no_args_is_help=True)
 
@@ -51,11 +56,9 @@ def store_errors(console: Console, as_json: bool) -> Iterator[None]:
     Bad input (unknown run, wrong state, unreachable database, schema mismatch) exits with 2;
     anything else that went wrong exits with 1.
     """
-    from cadenza.durable.errors import DurableRunError
     from cadenza.errors import CadenzaError, ConfigurationError
-    from cadenza.store.errors import RunLeasedError, RunNotFoundError, RunStateError, StoreError
 
-    usage = (ConfigurationError, DurableRunError, RunLeasedError, RunNotFoundError, RunStateError, StoreError)
+    usage: tuple[type[Exception], ...] = (ConfigurationError, *run_input_errors())
     try:
         yield
     except CadenzaError as exc:
@@ -67,6 +70,15 @@ def store_errors(console: Console, as_json: bool) -> Iterator[None]:
         else:
             print_error(console, exc)
         raise typer.Exit(code) from None
+
+
+def run_input_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean the command was wrong for the run or the database (exit 2, nothing ran):
+    unknown run, wrong state, leased, not drivable, unreachable database, schema mismatch."""
+    from cadenza.durable.errors import DurableRunError
+    from cadenza.store.errors import RunLeasedError, RunNotFoundError, RunStateError, StoreError
+
+    return (DurableRunError, RunLeasedError, RunNotFoundError, RunStateError, StoreError)
 
 
 def stderr() -> Console:
@@ -81,7 +93,7 @@ def upgrade(url: UrlOpt = None, json_output: JsonOpt = False) -> None:
 
     target = database_url(url)
     with store_errors(stderr(), json_output):
-        before, after = asyncio.run(_upgrade(target))
+        before, after = asyncio.run(_unchecked(target, lambda store: store.upgrade()))
     if json_output:
         print_json({"status": "ok", "database": redact(target), "from": before, "to": after})
     elif before == after:
@@ -90,22 +102,13 @@ def upgrade(url: UrlOpt = None, json_output: JsonOpt = False) -> None:
         stderr().print(f"[green]✓[/] {redact(target)} upgraded from {before or 'empty'} to revision {after}")
 
 
-async def _upgrade(url: str) -> tuple[str | None, str]:
+async def _unchecked(url: str, work: Callable[[Store], Awaitable[T]]) -> T:
+    """``work`` on a store whose schema is not checked (what ``upgrade`` and ``status`` inspect)."""
     from cadenza.store import Store
 
     store = Store.unchecked(url)
     try:
-        return await store.upgrade()
-    finally:
-        await store.engine.dispose()
-
-
-async def _revision(url: str) -> str | None:
-    from cadenza.store import Store
-
-    store = Store.unchecked(url)
-    try:
-        return await store.schema_revision()
+        return await work(store)
     finally:
         await store.engine.dispose()
 
@@ -119,7 +122,7 @@ def status(url: UrlOpt = None, json_output: JsonOpt = False) -> None:
 
     target = database_url(url)
     with store_errors(stderr(), json_output):
-        found = asyncio.run(_revision(target))
+        found = asyncio.run(_unchecked(target, lambda store: store.schema_revision()))
     current = found == migrate.HEAD
     if json_output:
         print_json(

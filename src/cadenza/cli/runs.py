@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cadenza.cli.db import JsonOpt, UrlOpt, database_url, stderr, store_errors
+from cadenza.cli.db import JsonOpt, UrlOpt, database_url, run_input_errors, stderr, store_errors
 from cadenza.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_WAITING
 
 if TYPE_CHECKING:
@@ -367,7 +367,6 @@ async def _audited_drive(
 def _drive(url: str | None, json_output: bool, work: Callable[[Store], Awaitable[RunResult]]) -> None:
     """Run ``work`` (a resume, a fork, a decision) and report how the run ended."""
     from cadenza.cli.render import error_document, print_json, print_output
-    from cadenza.errors import CadenzaError
 
     err = stderr()
     result: RunResult | None = None
@@ -378,8 +377,8 @@ def _drive(url: str | None, json_output: bool, work: Callable[[Store], Awaitable
         get_settings().apply_prices()  # a resumed or forked run is priced like `cadenza run`
         try:
             result = _with_store(url, work)
-        except (CadenzaError, Exception) as exc:
-            if _is_bad_input(exc):
+        except Exception as exc:
+            if isinstance(exc, run_input_errors()):
                 raise
             failure = exc
         except KeyboardInterrupt:
@@ -411,13 +410,6 @@ def _drive(url: str | None, json_output: bool, work: Callable[[Store], Awaitable
     if status == "waiting":
         raise typer.Exit(EXIT_WAITING)
     raise typer.Exit(EXIT_OK if status == "rejected" else EXIT_FAILED)
-
-
-def _is_bad_input(exc: BaseException) -> bool:
-    from cadenza.durable.errors import DurableRunError
-    from cadenza.store.errors import RunLeasedError, RunNotFoundError, RunStateError, StoreError
-
-    return isinstance(exc, DurableRunError | RunLeasedError | RunNotFoundError | RunStateError | StoreError)
 
 
 # `cadenza run`, durable ----------------------------------------------------------------------------
