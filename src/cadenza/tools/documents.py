@@ -18,10 +18,13 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cadenza.errors import DocumentError, MissingExtraError
 from cadenza.tools.base import Tool
+
+if TYPE_CHECKING:
+    from cadenza.tools.fetch import FetchSettings
 
 FORMATS = {
     ".pdf": "pdf",
@@ -380,16 +383,16 @@ class DocumentSettings:
 
     roots: tuple[str, ...] = (".",)
     max_chars: int = 20_000
-    fetch: Any = field(default_factory=lambda: _default_fetch_settings())
+    fetch: FetchSettings | None = field(default_factory=lambda: _default_fetch_settings())
 
 
-def _default_fetch_settings() -> Any:
+def _default_fetch_settings() -> FetchSettings:
     from cadenza.tools.fetch import FetchSettings
 
     return FetchSettings(max_bytes=MAX_BYTES, timeout=60.0)
 
 
-async def load_url(url: str, settings: Any, *, tool: str = "read_document") -> Document:
+async def load_url(url: str, settings: FetchSettings, *, tool: str = "read_document") -> Document:
     """Download a document (PDF, Office, HTML, text) through the SSRF guard and read it."""
     from urllib.parse import urlsplit
 
