@@ -18,12 +18,13 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from cadenza.api.db import aware, connect, execute, now, utc, write
+from cadenza.api.db import connect, execute, now, utc, write
 from cadenza.api.passwords import MIN_PASSWORD_LENGTH, hash_password_async, verify_password
 from cadenza.api.roles import Role
 from cadenza.errors import ConfigurationError
 from cadenza.store import Store
 from cadenza.store.auth_tables import api_keys, users
+from cadenza.store.records import aware, hex_id
 
 KEY_PREFIX = "cdz_"
 DEFAULT_TEAM = "default"
@@ -63,7 +64,7 @@ class KeyRecord:
 def _user(row: Any) -> UserRecord:
     m = row._mapping
     return UserRecord(
-        str(m["id"]).replace("-", ""),
+        hex_id(m["id"]),
         m["name"],
         Role(m["role"]),
         m["team"],

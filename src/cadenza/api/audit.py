@@ -20,10 +20,11 @@ from typing import Any
 from sqlalchemy import insert, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cadenza.api.db import aware, connect, now
+from cadenza.api.db import connect, now
 from cadenza.store import Store
 from cadenza.store.auth_tables import audit_log
 from cadenza.store.database import ThreadDatabase
+from cadenza.store.records import aware
 from cadenza.store.writer import sqlite_value
 
 log = logging.getLogger("cadenza.api.audit")

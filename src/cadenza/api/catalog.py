@@ -18,6 +18,7 @@ from cadenza.api.db import connect, now, utc, write
 from cadenza.api.errors import Conflict, NotFound
 from cadenza.store import Store
 from cadenza.store.auth_tables import workflow_versions
+from cadenza.store.records import hex_id
 from cadenza.store.tables import agents, workflows
 
 
@@ -61,10 +62,6 @@ def object_key(value: str, kind: str) -> str:
         raise NotFound(f"no {kind} with id {value!r}") from None
 
 
-def _hex(value: Any) -> str:
-    return str(value).replace("-", "")
-
-
 def visible(principal: Principal, team: str | None) -> bool:
     return principal.sees_all_teams or team == principal.team
 
@@ -73,7 +70,7 @@ def _workflow(row: Any) -> WorkflowRecord:
     m = row._mapping
     config = m["config"] or {}
     return WorkflowRecord(
-        _hex(m["id"]),
+        hex_id(m["id"]),
         m["name"],
         m["team"] or "",
         int(config.get("version", 1)),
@@ -116,7 +113,7 @@ async def create_workflow(
         if taken is not None:
             raise Conflict(
                 f"team {principal.team!r} already has a workflow named {name!r} "
-                f"(id {_hex(taken[0])}); add a version to it instead"
+                f"(id {hex_id(taken[0])}); add a version to it instead"
             )
         conn.execute(
             insert(workflows),
@@ -260,7 +257,7 @@ async def delete_workflow(store: Store, workflow: WorkflowRecord) -> None:
 def _agent(row: Any) -> AgentRecord:
     m = row._mapping
     return AgentRecord(
-        _hex(m["id"]),
+        hex_id(m["id"]),
         m["name"],
         m["team"] or "",
         dict(m["config"] or {}),
@@ -284,7 +281,7 @@ async def create_agent(store: Store, principal: Principal, name: str, spec: dict
         ).first()
         if taken is not None:
             raise Conflict(
-                f"team {principal.team!r} already has an agent named {name!r} (id {_hex(taken[0])})"
+                f"team {principal.team!r} already has an agent named {name!r} (id {hex_id(taken[0])})"
             )
         conn.execute(
             insert(agents),

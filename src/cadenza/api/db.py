@@ -26,11 +26,6 @@ def utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def aware(value: datetime | None) -> datetime | None:
-    """``utc``, passing None through."""
-    return None if value is None else utc(value)
-
-
 @asynccontextmanager
 async def connect(store: Store) -> AsyncIterator[AsyncConnection]:
     """A connection for reads; an unreachable database is a ``DatabaseUnavailableError`` (503)."""
