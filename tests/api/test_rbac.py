@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import httpx
 import pytest
 from tests.api.conftest import ApiServer, register, wait_for_run
 
@@ -82,6 +84,30 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("DELETE", "/v1/agents/{agent}", None, OPERATE),
     ("DELETE", "/v1/workflows/{workflow}", None, OPERATE),
 ]
+
+
+def test_matrix_covers_every_operation_with_the_roles_its_permission_grants(api: ApiServer) -> None:
+    """ENDPOINTS stays complete, and agrees with each operation's declared x-required-permission."""
+    from cadenza.api.roles import Permission, Role, allows
+
+    def shape(path: str) -> str:
+        return re.sub(r"\{[^}]*\}", "{}", path.split("?")[0])
+
+    matrix = {(method, shape(path)): allowed for method, path, _, allowed in ENDPOINTS}
+    document = httpx.get(f"{api.base_url}/openapi.json").json()
+    seen: set[tuple[str, str]] = set()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            permission = operation.get("x-required-permission")
+            if permission is None:
+                continue
+            key = (method.upper(), shape(path))
+            assert key in matrix, f"{key} is missing from ENDPOINTS"
+            granted = {role for role in ROLES if allows(Role(role), Permission(permission))}
+            assert matrix[key] == granted, (key, permission)
+            seen.add(key)
+    # and every row names a real operation (/v1/auth/me needs only a signed-in caller)
+    assert set(matrix) - seen == {("GET", "/v1/auth/me")}
 
 
 def _fill(value: Any, objects: dict[str, Any], role: str) -> Any:
