@@ -56,14 +56,13 @@ class Journal:
         entry = self.entries.get(path)
         if entry is None or entry.kind != "model" or entry.data is None:
             return None
-        response, cost = decode_model(entry.data)
+        model, response, cost = decode_model(entry.data)
         ctx.record(response.usage, cost)
         budget = ctx.budget
         if budget is not None:
             # The run's budget counts what the journaled call used (a zero hold, settled at once).
             from cadenza.engine.budget import Reservation
 
-            model = json.loads(entry.data).get("m", "")
             Reservation(budget.chain(), 0, _ZERO, model, path, None).settle(response.usage, cost)
         self.replayed += 1
         return response
@@ -133,8 +132,8 @@ def encode_model(model: str, response: ModelResponse) -> str:
     return _dumps(data)
 
 
-def decode_model(data: str) -> tuple[ModelResponse, Decimal]:
-    """The response and its cost from ``encode_model``'s JSON."""
+def decode_model(data: str) -> tuple[str, ModelResponse, Decimal]:
+    """The model asked, the response and its cost from ``encode_model``'s JSON."""
     raw = json.loads(data)
     u = raw.get("u") or [0, 0, 0, 0]
     usage = Usage(u[0], u[1], u[2], u[3], 1)
@@ -146,7 +145,7 @@ def decode_model(data: str) -> tuple[ModelResponse, Decimal]:
         finish_reason=raw.get("f", "stop"),
     )
     cost = Decimal(raw["$"]) if "$" in raw else _ZERO
-    return response, cost
+    return raw.get("m", ""), response, cost
 
 
 def _dumps(data: Any) -> str:
