@@ -142,9 +142,8 @@ class BatchWriter:
         events: list[Callable[[], dict[str, Any]]],
         usage: list[dict[str, Any]],
         jobs: list[_Job],
-        tasks: list[TaskRow] | None = None,
+        tasks: list[TaskRow],
     ) -> None:
-        tasks = tasks or []
         try:
             if isinstance(self._db, ThreadDatabase):
                 rejected, results = await self._db.raw_transaction(
