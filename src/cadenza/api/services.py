@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from cadenza.api.auth import Authenticator
 from cadenza.api.ratelimit import RateLimiter
@@ -32,3 +32,7 @@ async def services(request: Request) -> Services:
     """The app's ``Services`` (a FastAPI dependency; async, so FastAPI runs it without a thread hop)."""
     found: Services = request.app.state.services
     return found
+
+
+Svc = Annotated[Services, Depends(services)]
+"""An endpoint parameter that receives the app's ``Services``."""

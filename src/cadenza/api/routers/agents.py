@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
 from cadenza.api import catalog
 from cadenza.api.auth import Principal
@@ -14,11 +14,10 @@ from cadenza.api.errors import responses
 from cadenza.api.roles import Permission
 from cadenza.api.routers._common import Limit, Offset, page
 from cadenza.api.schemas import AgentCreate, AgentList, AgentOut
-from cadenza.api.services import Services, services
+from cadenza.api.services import Svc
 from cadenza.api.specs import check_workflow
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
-Svc = Annotated[Services, Depends(services)]
 Reader = Annotated[Principal, require(Permission.agents_read)]
 Writer = Annotated[Principal, require(Permission.agents_write)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from cadenza.api.auth import Principal
 from cadenza.api.deps import needs, require
@@ -13,7 +13,7 @@ from cadenza.api.errors import responses
 from cadenza.api.roles import Permission
 from cadenza.api.routers._common import Limit, Offset, page
 from cadenza.api.schemas import AuditEntry, AuditList
-from cadenza.api.services import Services, services
+from cadenza.api.services import Svc
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/v1", tags=["admin"])
     summary="Audit log entries, newest first",
 )
 async def list_audit(
-    svc: Annotated[Services, Depends(services)],
+    svc: Svc,
     _: Annotated[Principal, require(Permission.audit_read)],
     actor: Annotated[str | None, Query(max_length=255)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,

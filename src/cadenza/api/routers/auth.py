@@ -11,7 +11,7 @@ from cadenza.api.auth import Principal
 from cadenza.api.deps import current_principal, limit_anonymous
 from cadenza.api.errors import Unauthorized, responses
 from cadenza.api.schemas import Me, RefreshRequest, TokenPair
-from cadenza.api.services import Services, services
+from cadenza.api.services import Services, Svc
 from cadenza.api.tokens import InvalidToken
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -30,7 +30,7 @@ def _pair(svc: Services, user: accounts.UserRecord) -> TokenPair:
 )
 async def token(
     request: Request,
-    svc: Annotated[Services, Depends(services)],
+    svc: Svc,
     username: Annotated[str, Form(min_length=1, max_length=255)],
     password: Annotated[str, Form(min_length=1, max_length=1024)],
     grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
@@ -50,9 +50,7 @@ async def token(
     summary="Trade a refresh token for a new pair",
     responses=responses(401, 429),
 )
-async def refresh(
-    request: Request, body: RefreshRequest, svc: Annotated[Services, Depends(services)]
-) -> TokenPair:
+async def refresh(request: Request, body: RefreshRequest, svc: Svc) -> TokenPair:
     limit_anonymous(request, svc)
     try:
         claims = svc.auth.tokens.decode(body.refresh_token, "refresh")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from cadenza.api.errors import ServiceUnavailable, responses
 from cadenza.api.schemas import Health, Readiness
-from cadenza.api.services import Services, services
+from cadenza.api.services import Svc
 from cadenza.store import migrate
 
 router = APIRouter(prefix="/v1", tags=["health"])
@@ -27,7 +25,7 @@ async def health() -> Health:
     summary="The database is reachable and its schema current",
     responses=responses(503),
 )
-async def ready(svc: Annotated[Services, Depends(services)]) -> Readiness:
+async def ready(svc: Svc) -> Readiness:
     try:
         revision = await svc.store.schema_revision()
     except Exception as exc:

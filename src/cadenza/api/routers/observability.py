@@ -21,10 +21,9 @@ from cadenza.api.deps import api_key_scheme, bearer_scheme, current_principal, l
 from cadenza.api.errors import Forbidden, responses
 from cadenza.api.roles import Permission, allows
 from cadenza.api.schemas import AgentStatsList, AgentStatsOut, CostGroup, CostLineOut, CostReportOut
-from cadenza.api.services import Services, services
+from cadenza.api.services import Svc
 
 router = APIRouter(tags=["observability"])
-Svc = Annotated[Services, Depends(services)]
 Since = Annotated[
     str,
     Query(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from cadenza.api.auth import Principal
@@ -18,7 +18,7 @@ from cadenza.api.errors import responses
 from cadenza.api.roles import Permission
 from cadenza.api.routers._common import Limit, Offset, page
 from cadenza.api.schemas import Page
-from cadenza.api.services import Services, services
+from cadenza.api.services import Svc
 from cadenza.api.views import visible_run
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
@@ -52,7 +52,7 @@ class TaskList(Page):
 )
 async def list_tasks(
     run_id: str,
-    svc: Annotated[Services, Depends(services)],
+    svc: Svc,
     principal: Annotated[Principal, require(Permission.runs_read)],
     limit: Limit = 20,
     offset: Offset = 0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from cadenza.api import catalog
 from cadenza.api.auth import Principal
@@ -24,7 +24,7 @@ from cadenza.api.schemas import (
     RunOut,
     Trace,
 )
-from cadenza.api.services import Services, services
+from cadenza.api.services import Services, Svc
 from cadenza.api.specs import check_workflow
 from cadenza.api.views import cost_of, run_out, trace_of, visible_run
 from cadenza.store import RunRecord
@@ -33,7 +33,6 @@ from cadenza.types.results import Task
 from cadenza.workflows.workflow import Workflow
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
-Svc = Annotated[Services, Depends(services)]
 Reader = Annotated[Principal, require(Permission.runs_read)]
 Writer = Annotated[Principal, require(Permission.runs_write)]
 Approver = Annotated[Principal, require(Permission.runs_approve)]

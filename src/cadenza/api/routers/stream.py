@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, WebSocket
+from fastapi import APIRouter, Header, Query, WebSocket
 from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketDisconnect
 
@@ -19,7 +19,7 @@ from cadenza.api.deps import needs, require
 from cadenza.api.errors import ApiError, Forbidden, Unauthorized, responses
 from cadenza.api.handlers import json_error
 from cadenza.api.roles import Permission, allows
-from cadenza.api.services import Services, services
+from cadenza.api.services import Services, Svc
 from cadenza.api.sse import event_feed, with_keepalive
 from cadenza.api.views import visible_run
 
@@ -48,7 +48,7 @@ def _cursor(last_event_id: str | None, after: int) -> int:
 )
 async def stream_events(
     run_id: str,
-    svc: Annotated[Services, Depends(services)],
+    svc: Svc,
     principal: Annotated[Principal, require(Permission.runs_read)],
     after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
 from cadenza.api import accounts
 from cadenza.api.auth import Principal
@@ -24,10 +24,9 @@ from cadenza.api.schemas import (
     UserOut,
     UserUpdate,
 )
-from cadenza.api.services import Services, services
+from cadenza.api.services import Svc
 
 router = APIRouter(prefix="/v1", tags=["admin"])
-Svc = Annotated[Services, Depends(services)]
 Users = Annotated[Principal, require(Permission.users_manage)]
 Keys = Annotated[Principal, require(Permission.keys_manage)]
 

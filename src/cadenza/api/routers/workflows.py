@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from cadenza.api import catalog
 from cadenza.api.auth import Principal
@@ -24,11 +24,10 @@ from cadenza.api.schemas import (
     WorkflowList,
     WorkflowOut,
 )
-from cadenza.api.services import Services, services
+from cadenza.api.services import Services, Svc
 from cadenza.api.specs import check_workflow, spec_text
 
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
-Svc = Annotated[Services, Depends(services)]
 Reader = Annotated[Principal, require(Permission.workflows_read)]
 Writer = Annotated[Principal, require(Permission.workflows_write)]
 
