@@ -52,7 +52,6 @@ class RunState:
         *,
         state: dict[str, Any] | None = None,
         sinks: list[Sink] | None = None,
-        keep_events: bool = True,
         streaming: bool = False,
         budget: Any = None,
     ) -> None:
@@ -61,10 +60,9 @@ class RunState:
         self.workflow = workflow
         self.state: dict[str, Any] = state if state is not None else {}
         self.events: list[Event] = []
-        self.sinks: list[Sink] = list(sinks or ())
-        self.sinks.extend(observer_sinks(run_id, workflow))  # tracing, metrics, logs when enabled
-        if keep_events:
-            self.sinks.insert(0, self.events.append)
+        # The run's own list first (RunResult.events), then the caller's sinks, then tracing,
+        # metrics and logs when they are enabled.
+        self.sinks: list[Sink] = [self.events.append, *(sinks or ()), *observer_sinks(run_id, workflow)]
         self.streaming = streaming
         self.budget = budget
         # A durable run's journal (cadenza.durable.journal.Journal); None for an in-memory run.
