@@ -14,13 +14,16 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from cadenza.api.broker import Broker
 from cadenza.api.errors import Conflict
 from cadenza.store import RunRecord, Store
 from cadenza.types.results import Task
 from cadenza.workflows.workflow import Workflow
+
+if TYPE_CHECKING:
+    from cadenza.api.catalog import WorkflowRecord
 
 log = logging.getLogger("cadenza.api.runs")
 FLOW_CACHE_SIZE = 256
@@ -69,7 +72,7 @@ class RunService:
         self.stopping = False
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         # Starting a run looks its workflow up; a short-lived cache keeps that off the database.
-        self._workflows: dict[str, tuple[float, Any]] = {}
+        self._workflows: dict[str, tuple[float, WorkflowRecord]] = {}
         self._flows: OrderedDict[tuple[str, int], tuple[Workflow, dict[str, Any]]] = OrderedDict()
 
     def cached_flow(self, key: tuple[str, int]) -> tuple[Workflow, dict[str, Any]] | None:
@@ -83,14 +86,14 @@ class RunService:
         if len(self._flows) > FLOW_CACHE_SIZE:
             self._flows.popitem(last=False)
 
-    def recent_workflow(self, workflow_id: str) -> Any:
+    def recent_workflow(self, workflow_id: str) -> WorkflowRecord | None:
         """A workflow record looked up less than ``WORKFLOW_TTL`` seconds ago (None otherwise)."""
         entry = self._workflows.get(workflow_id)
         if entry is None or entry[0] < time.monotonic():
             return None
         return entry[1]
 
-    def remember_workflow(self, workflow_id: str, record: Any) -> None:
+    def remember_workflow(self, workflow_id: str, record: WorkflowRecord) -> None:
         if len(self._workflows) > FLOW_CACHE_SIZE:
             self._workflows.clear()
         self._workflows[workflow_id] = (time.monotonic() + WORKFLOW_TTL, record)

@@ -52,7 +52,7 @@ def accepted(record: RunRecord, response: Response) -> RunAccepted:
 async def _workflow(svc: Services, principal: Principal, workflow_id: str) -> catalog.WorkflowRecord:
     """The workflow a run starts from (recently looked-up ones from memory; visibility always checked)."""
     key = catalog.object_key(workflow_id, "workflow")
-    record: catalog.WorkflowRecord | None = svc.runs.recent_workflow(key)
+    record = svc.runs.recent_workflow(key)
     if record is None:
         record = await catalog.get_workflow(svc.store, principal, key)
         svc.runs.remember_workflow(key, record)
