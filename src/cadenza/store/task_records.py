@@ -391,12 +391,12 @@ async def run_tasks(
                 workflows, workflows.c.id == tasks.c.workflow_id
             )
         )
-        .where(tasks.c.run_id == run_id.replace("-", ""))
+        .where(tasks.c.run_id == hex_id(run_id))
         .order_by(tasks.c.created_at, tasks.c.path)
         .limit(limit)
         .offset(offset)
     )
-    async with store.engine.connect() as conn:
+    async with store._connect() as conn:  # an unreachable database is a DatabaseUnavailableError
         found = (await conn.execute(query)).all()
     return [
         {
