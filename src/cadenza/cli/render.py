@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from cadenza.cli.execute import RunOutcome
-from cadenza.types.events import _jsonable as jsonable  # models dumped, Decimals as strings
+from cadenza.types.events import jsonable  # models dumped, Decimals as strings
 
 _HIDDEN_FIELDS = {"args", "result", "state", "last_good_output", "errors", "raw", "problems"}
 

@@ -183,7 +183,8 @@ AnyEvent = (
 )
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """JSON-able data of any event field or output: Decimals as exact strings, models dumped."""
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     if isinstance(value, Decimal):
@@ -191,20 +192,20 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Usage):
         return dataclasses.asdict(value)
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         return dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(dataclasses.asdict(value))
+        return jsonable(dataclasses.asdict(value))
     return str(value)
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """JSON-able data of an event, ``type`` included; costs as decimal strings (exact)."""
-    return {f.name: _jsonable(getattr(event, f.name)) for f in dataclasses.fields(event)}
+    return {f.name: jsonable(getattr(event, f.name)) for f in dataclasses.fields(event)}
 
 
 @cache
