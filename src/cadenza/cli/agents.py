@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cadenza.cli.costs import SinceOpt, with_store
-from cadenza.cli.db import JsonOpt, UrlOpt, stderr, store_errors
+from cadenza.cli.costs import SinceOpt
+from cadenza.cli.db import JsonOpt, UrlOpt, stderr, store_errors, with_store
 
 agents_app = typer.Typer(help="Agents: how they perform over time.", no_args_is_help=True)
 

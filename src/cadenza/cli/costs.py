@@ -3,18 +3,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from cadenza.cli.db import JsonOpt, UrlOpt, database_url, stderr, store_errors
+from cadenza.cli.db import JsonOpt, UrlOpt, stderr, store_errors, with_store
 
 if TYPE_CHECKING:
-    from cadenza.store import Store
+    pass
 
 T = TypeVar("T")
 
@@ -24,17 +22,6 @@ metrics_app = typer.Typer(help="Prometheus metrics of the stored runs and the co
 SinceOpt = Annotated[
     str, typer.Option("--since", help="Window start: 30m, 12h, 7d, 2w or an ISO date ('' for all time).")
 ]
-
-
-def with_store(url: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the store, do ``work``, close it."""
-    from cadenza.store import Store
-
-    async def main() -> T:
-        async with await Store.open(database_url(url)) as store:
-            return await work(store)
-
-    return asyncio.run(main())
 
 
 @costs_app.callback(invoke_without_command=True)

@@ -29,6 +29,18 @@ UrlOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one machine-readable JSON document.")]
 
 
+def with_store(url: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store at ``url`` (see ``database_url``), do ``work``, close it: one command's
+    use of the database."""
+    from cadenza.store import Store
+
+    async def main() -> T:
+        async with await Store.open(database_url(url)) as store:
+            return await work(store)
+
+    return asyncio.run(main())
+
+
 def database_url(explicit: str | None = None) -> str:
     """The database to use: ``--database-url``, ``$CADENZA_DATABASE_URL``, the config file's
     ``database_url``, else the SQLite file in the user's data directory."""

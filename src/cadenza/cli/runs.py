@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cadenza.cli.db import JsonOpt, UrlOpt, database_url, run_input_errors, stderr, store_errors
+from cadenza.cli.db import JsonOpt, UrlOpt, database_url, run_input_errors, stderr, store_errors, with_store
 from cadenza.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_WAITING
 
 if TYPE_CHECKING:
@@ -34,19 +34,6 @@ runs_app = typer.Typer(
 )
 
 IdArg = Annotated[str, typer.Argument(help="The run's id (as `cadenza runs list` shows it).", metavar="ID")]
-
-
-def _with_store(url: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
-    from cadenza.store import Store
-
-    async def main() -> T:
-        store = await Store.open(database_url(url))
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(main())
 
 
 def _out() -> Console:
@@ -71,7 +58,7 @@ def list_runs(
     from cadenza.cli.render import print_json
 
     with store_errors(stderr(), json_output):
-        records = _with_store(url, lambda store: store.list_runs(status=status, limit=limit))
+        records = with_store(url, lambda store: store.list_runs(status=status, limit=limit))
     if json_output:
         print_json({"runs": [_summary(r) for r in records]})
         return
@@ -113,7 +100,7 @@ def show(
         return record, entries, stored, await run_tasks(store, record.id)
 
     with store_errors(stderr(), json_output):
-        record, entries, stored_events, tasks = _with_store(url, load)
+        record, entries, stored_events, tasks = with_store(url, load)
     if json_output:
         document = {**record.to_dict(), "journal_entries": entries, "tasks": _jsonable(tasks)}
         document.pop("flow_ref", None)
@@ -188,7 +175,7 @@ def cancel(run_id: IdArg, url: UrlOpt = None, json_output: JsonOpt = False) -> N
     from cadenza.cli.render import print_json
 
     with store_errors(stderr(), json_output):
-        record = _with_store(
+        record = with_store(
             url,
             lambda store: _audited(
                 store,
@@ -241,7 +228,7 @@ def recover(url: UrlOpt = None, json_output: JsonOpt = False) -> None:
         from cadenza.config import get_settings
 
         get_settings().apply_prices()  # recovered runs are priced like `cadenza run`
-        outcome = _with_store(
+        outcome = with_store(
             url,
             lambda store: _audited(
                 store,
@@ -308,7 +295,7 @@ def _decide(
     command = f"cadenza runs {verb} {run_id}" + (" --no-resume" if no_resume else "")
     if no_resume:
         with store_errors(stderr(), json_output):
-            record = _with_store(
+            record = with_store(
                 url,
                 lambda store: _audited(
                     store,
@@ -376,7 +363,7 @@ def _drive(url: str | None, json_output: bool, work: Callable[[Store], Awaitable
 
         get_settings().apply_prices()  # a resumed or forked run is priced like `cadenza run`
         try:
-            result = _with_store(url, work)
+            result = with_store(url, work)
         except Exception as exc:
             if isinstance(exc, run_input_errors()):
                 raise
